@@ -1,0 +1,1 @@
+"""segformers.evaluation"""
