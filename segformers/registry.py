@@ -87,6 +87,8 @@ def build_model_with_hint(cfg: Any, registry: Registry, default_args: Optional[d
 
 
 def _child(parent: Registry, name: str, locations: list[str], model: bool = False) -> Registry:
+    if SCOPE in parent.children:  # this module executed twice (``python -m segformers.registry``)
+        return parent.children[SCOPE]
     func = build_model_with_hint if model else build_with_hint
     return Registry(name, parent=parent, scope=SCOPE, locations=locations, build_func=func)
 
@@ -96,7 +98,9 @@ def _role(name: str, locations: list[str]) -> Registry:
 
 
 # --- children of mmengine's roots: what the Runner builds --------------------------------------
-MODELS = _child(MMENGINE_MODELS, "model", ["segformers.models"], model=True)
+MODELS = _child(
+    MMENGINE_MODELS, "model", ["segformers.models", "segformers.data.data_preprocessor"], model=True
+)
 DATASETS = _child(MMENGINE_DATASETS, "dataset", ["segformers.data"])
 TRANSFORMS = _child(MMENGINE_TRANSFORMS, "transform", ["segformers.data"])
 DATA_SAMPLERS = _child(MMENGINE_DATA_SAMPLERS, "data sampler", ["segformers.data"])
@@ -163,4 +167,7 @@ def listing() -> str:
 
 
 if __name__ == "__main__":
-    print(listing())
+    # Run from the imported module so the listing shows the registries components register into.
+    from segformers import registry as _registry
+
+    print(_registry.listing())

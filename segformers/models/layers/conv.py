@@ -24,6 +24,7 @@ class Conv2dNormAct(nn.Conv2d):
         stride: int = 1,
         padding: int = 0,
         dilation: int = 1,
+        groups: int = 1,
         bias: Optional[bool] = None,
         norm: Optional[str] = "",
         activation: Optional[Callable[[Tensor], Tensor]] = None,
@@ -33,7 +34,7 @@ class Conv2dNormAct(nn.Conv2d):
             bias = norm_layer is None
         super().__init__(
             in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-            dilation=dilation, bias=bias,
+            dilation=dilation, groups=groups, bias=bias,
         )
         self.norm = norm_layer
         self.activation = activation

@@ -1,0 +1,255 @@
+"""ResNet backbone in the detectron2 / torchvision layout used by MaskFormer and Mask2Former.
+
+State-dict names follow detectron2 (``stem.conv1.weight``, ``stem.conv1.norm.*``,
+``res{2..5}.{j}.conv{1,2,3}.weight`` + ``.norm.*``, ``res{k}.0.shortcut.weight`` + ``.norm.*``), so the
+official ``R-50.pkl`` / ``R-101.pkl`` / ``R-103.pkl`` files load by a prefix rename.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from segformers.registry import BACKBONES
+
+from ..layers import Conv2dNormAct, FrozenBatchNorm2d
+
+STAGE_NAMES = ("res2", "res3", "res4", "res5")
+BLOCKS_PER_DEPTH = {
+    18: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+
+
+def c2_msra_fill(conv: nn.Conv2d) -> None:
+    """Caffe2 ``MSRAFill``: kaiming normal (fan_out, relu) weight and zero bias, as detectron2."""
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
+def freeze_module(module: nn.Module) -> nn.Module:
+    """detectron2 ``CNNBlockBase.freeze``: no gradients and every BatchNorm turned into FrozenBN."""
+    for p in module.parameters():
+        p.requires_grad = False
+    return FrozenBatchNorm2d.convert_frozen_batchnorm(module)
+
+
+def _conv(cin: int, cout: int, k: int, norm: str, stride: int = 1, dilation: int = 1,
+          groups: int = 1) -> Conv2dNormAct:
+    conv = Conv2dNormAct(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation,
+                         groups=groups, bias=False, norm=norm)
+    c2_msra_fill(conv)
+    return conv
+
+
+class BasicStem(nn.Module):
+    """7x7/2 conv + norm + ReLU + 3x3/2 max-pool: ``[B, 3, H, W] -> [B, C, H/4, W/4]``."""
+
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 64, norm: str = "FrozenBN") -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.conv1 = _conv(in_channels, out_channels, 7, norm, stride=2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu_(self.conv1(x))
+        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+
+
+class DeepLabStem(nn.Module):
+    """Three 3x3 convs (C/2, C/2, C; strides 2, 1, 1) each + norm + ReLU, then 3x3/2 max-pool.
+
+    ``[B, 3, H, W] -> [B, C, H/4, W/4]`` (the R101c / "R-103" stem of detectron2's DeepLab project).
+    """
+
+    def __init__(self, *, in_channels: int = 3, out_channels: int = 128, norm: str = "FrozenBN") -> None:
+        super().__init__()
+        if out_channels % 2:
+            raise ValueError(f"DeepLabStem: out_channels must be even, got {out_channels}.")
+        half = out_channels // 2
+        self.out_channels = out_channels
+        self.conv1 = _conv(in_channels, half, 3, norm, stride=2)
+        self.conv2 = _conv(half, half, 3, norm)
+        self.conv3 = _conv(half, out_channels, 3, norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu_(self.conv1(x))
+        x = F.relu_(self.conv2(x))
+        x = F.relu_(self.conv3(x))
+        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs, projection shortcut if channels change: ``[B, Cin, H, W] -> [B, Cout, H/s, W/s]``."""
+
+    def __init__(self, *, in_channels: int, out_channels: int, stride: int = 1,
+                 norm: str = "FrozenBN") -> None:
+        super().__init__()
+        self.shortcut = (
+            _conv(in_channels, out_channels, 1, norm, stride=stride) if in_channels != out_channels else None
+        )
+        self.conv1 = _conv(in_channels, out_channels, 3, norm, stride=stride)
+        self.conv2 = _conv(out_channels, out_channels, 3, norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv2(F.relu_(self.conv1(x)))
+        out += x if self.shortcut is None else self.shortcut(x)
+        return F.relu_(out)
+
+
+class BottleneckBlock(nn.Module):
+    """1x1 -> 3x3 (stride, dilation, groups) -> 1x1 with a projection shortcut when channels change.
+
+    ``[B, Cin, H, W] -> [B, Cout, H/s, W/s]``; ``stride_in_1x1`` puts the stride in the first 1x1 conv
+    (MSRA) instead of the 3x3 conv (torchvision).
+    """
+
+    def __init__(self, *, in_channels: int, out_channels: int, bottleneck_channels: int, stride: int = 1,
+                 num_groups: int = 1, norm: str = "FrozenBN", stride_in_1x1: bool = False,
+                 dilation: int = 1) -> None:
+        super().__init__()
+        self.shortcut = (
+            _conv(in_channels, out_channels, 1, norm, stride=stride) if in_channels != out_channels else None
+        )
+        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1 = _conv(in_channels, bottleneck_channels, 1, norm, stride=stride_1x1)
+        self.conv2 = _conv(bottleneck_channels, bottleneck_channels, 3, norm, stride=stride_3x3,
+                           dilation=dilation, groups=num_groups)
+        self.conv3 = _conv(bottleneck_channels, out_channels, 1, norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu_(self.conv1(x))
+        out = F.relu_(self.conv2(out))
+        out = self.conv3(out)
+        out += x if self.shortcut is None else self.shortcut(x)
+        return F.relu_(out)
+
+
+@BACKBONES.register_module()
+class ResNet(nn.Module):
+    """ResNet-18/34/50/101/152 (and R101c with ``stem_type="deeplab"``) as in detectron2.
+
+    ``forward(x [B, 3, H, W]) -> {"res2": [B, C2, H/4, W/4], ..., "res5": [B, C5, H/32, W/32]}`` restricted
+    to ``out_features``. Stages after the last requested one are not built (detectron2 behaviour).
+    Widths double per stage: ``res{k}`` has ``res2_out_channels * 2**(k-2)`` channels and bottleneck width
+    ``num_groups * width_per_group * 2**(k-2)``. ``freeze_at`` = 0 freezes nothing, 1 the stem, 2 the stem
+    and res2, ... (frozen parts get ``requires_grad=False`` and their BatchNorms become FrozenBN).
+    """
+
+    def __init__(
+        self,
+        *,
+        depth: int = 50,
+        norm: str = "FrozenBN",
+        freeze_at: int = 0,
+        stem_type: str = "basic",
+        stem_out_channels: Optional[int] = None,
+        res2_out_channels: int = 256,
+        width_per_group: int = 64,
+        num_groups: int = 1,
+        stride_in_1x1: bool = False,
+        res5_dilation: int = 1,
+        res5_multi_grid: Sequence[int] = (1, 1, 1),
+        num_blocks_per_stage: Optional[Sequence[int]] = None,
+        out_features: Sequence[str] = STAGE_NAMES,
+    ) -> None:
+        super().__init__()
+        blocks = self._check_args(depth, stem_type, num_blocks_per_stage, out_features, freeze_at)
+        if stem_out_channels is None:
+            stem_out_channels = 128 if stem_type == "deeplab" else 64
+        stem_cls = DeepLabStem if stem_type == "deeplab" else BasicStem
+        self.stem = stem_cls(in_channels=3, out_channels=stem_out_channels, norm=norm)
+        self.out_features = list(out_features)
+        self.size_divisibility = 32
+        self.out_channels: dict[str, int] = {}
+        self.out_strides: dict[str, int] = {}
+        self._build_stages(
+            depth=depth, norm=norm, blocks=blocks, in_channels=stem_out_channels,
+            out_channels=res2_out_channels, bottleneck_channels=num_groups * width_per_group,
+            num_groups=num_groups, stride_in_1x1=stride_in_1x1, res5_dilation=res5_dilation,
+            res5_multi_grid=list(res5_multi_grid),
+        )
+        self.out_channels = {k: v for k, v in self.out_channels.items() if k in self.out_features}
+        self.out_strides = {k: v for k, v in self.out_strides.items() if k in self.out_features}
+        self.freeze(freeze_at)
+
+    @staticmethod
+    def _check_args(depth: int, stem_type: str, num_blocks_per_stage: Optional[Sequence[int]],
+                    out_features: Sequence[str], freeze_at: int) -> list[int]:
+        if depth not in BLOCKS_PER_DEPTH:
+            raise ValueError(f"ResNet: depth={depth} is not supported; use one of "
+                             f"{sorted(BLOCKS_PER_DEPTH)}.")
+        if stem_type not in ("basic", "deeplab"):
+            raise ValueError(f"ResNet: stem_type must be 'basic' or 'deeplab', got {stem_type!r}.")
+        bad = [f for f in out_features if f not in STAGE_NAMES]
+        if bad or not out_features:
+            raise ValueError(f"ResNet: out_features {list(out_features)} must be a non-empty subset of "
+                             f"{list(STAGE_NAMES)}.")
+        if not 0 <= freeze_at <= 5:
+            raise ValueError(f"ResNet: freeze_at must be in [0, 5] (0 = nothing frozen), got {freeze_at}.")
+        blocks = list(BLOCKS_PER_DEPTH[depth] if num_blocks_per_stage is None else num_blocks_per_stage)
+        if len(blocks) != 4 or min(blocks) < 1:
+            raise ValueError(f"ResNet: num_blocks_per_stage must be 4 positive ints, got {blocks}.")
+        return blocks
+
+    def _build_stages(self, *, depth: int, norm: str, blocks: list[int], in_channels: int, out_channels: int,
+                      bottleneck_channels: int, num_groups: int, stride_in_1x1: bool, res5_dilation: int,
+                      res5_multi_grid: list[int]) -> None:
+        basic = depth in (18, 34)
+        if res5_dilation not in (1, 2, 4):
+            raise ValueError(f"ResNet: res5_dilation must be 1, 2 or 4, got {res5_dilation}.")
+        if any(g != 1 for g in res5_multi_grid) and len(res5_multi_grid) != blocks[3]:
+            raise ValueError(f"ResNet: res5_multi_grid {res5_multi_grid} needs one entry per res5 block "
+                             f"({blocks[3]}).")
+        if basic and (num_groups != 1 or res5_dilation != 1 or any(g != 1 for g in res5_multi_grid)):
+            raise ValueError("ResNet-18/34 (basic blocks) need num_groups=1, res5_dilation=1 and "
+                             "res5_multi_grid of ones.")
+        stride = 4
+        last = max(STAGE_NAMES.index(f) for f in self.out_features)
+        for idx in range(last + 1):
+            name = STAGE_NAMES[idx]
+            dilation = res5_dilation if idx == 3 else 1
+            first_stride = 1 if idx == 0 or dilation > 1 else 2
+            stage = []
+            for j in range(blocks[idx]):
+                s = first_stride if j == 0 else 1
+                cin = in_channels if j == 0 else out_channels
+                if basic:
+                    stage.append(BasicBlock(in_channels=cin, out_channels=out_channels, stride=s, norm=norm))
+                    continue
+                grid = res5_multi_grid[j] if idx == 3 and len(res5_multi_grid) == blocks[3] else 1
+                stage.append(BottleneckBlock(
+                    in_channels=cin, out_channels=out_channels, bottleneck_channels=bottleneck_channels,
+                    stride=s, num_groups=num_groups, norm=norm, stride_in_1x1=stride_in_1x1,
+                    dilation=dilation * grid,
+                ))
+            self.add_module(name, nn.Sequential(*stage))
+            stride *= first_stride
+            self.out_channels[name], self.out_strides[name] = out_channels, stride
+            in_channels, out_channels = out_channels, out_channels * 2
+            bottleneck_channels *= 2
+        self.stage_names = list(STAGE_NAMES[: last + 1])
+
+    def freeze(self, freeze_at: int = 0) -> "ResNet":
+        """Freeze the stem (``freeze_at >= 1``) and ``res{k}`` for ``k <= freeze_at``; returns ``self``."""
+        if freeze_at >= 1:
+            freeze_module(self.stem)
+        for k, name in enumerate(self.stage_names, start=2):
+            if freeze_at >= k:
+                freeze_module(getattr(self, name))
+        return self
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"ResNet expects images [B, 3, H, W], got shape {tuple(x.shape)}.")
+        outputs = {}
+        x = self.stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+            if name in self.out_features:
+                outputs[name] = x
+        return outputs

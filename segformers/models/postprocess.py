@@ -1,0 +1,234 @@
+"""Semantic, instance and panoptic inference exactly as the official MaskFormer / Mask2Former code.
+
+The official code loops over queries with ``.item()``; here the per-pixel work is vectorized and the
+only Python loop left is the id assignment over the (at most Q) kept queries, which must follow query
+order to merge stuff segments the official way.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..registry import POSTPROCESSORS
+
+
+def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
+    """``[Q, K+1]`` class logits, ``[Q, H, W]`` mask logits -> ``[K, H, W]`` class scores.
+
+    Softmax over K+1 then the no-object column is dropped (no renormalisation), times sigmoid masks.
+    """
+    cls = F.softmax(mask_cls, dim=-1)[..., :-1]
+    return torch.einsum("qc,qhw->chw", cls, mask_pred.sigmoid())
+
+
+def panoptic_inference(
+    mask_cls: Tensor,
+    mask_pred: Tensor,
+    *,
+    thing_ids: Sequence[int],
+    object_mask_threshold: float,
+    overlap_threshold: float,
+    intersect_with_mask: bool = True,
+) -> tuple[Tensor, list[dict]]:
+    """Panoptic segmentation of one image.
+
+    Args:
+        mask_cls: ``[Q, K+1]`` class logits; mask_pred: ``[Q, H, W]`` mask logits.
+        thing_ids: contiguous ids of the thing classes (others are stuff and get merged per class).
+        object_mask_threshold: keep queries whose best non-void score exceeds this.
+        overlap_threshold: drop a segment whose visible area / own area (p >= 0.5) is below this.
+        intersect_with_mask: Mask2Former (True) keeps only pixels with p >= 0.5 inside a segment;
+            MaskFormer (False) keeps every pixel where the query wins the argmax.
+
+    Returns:
+        ``[H, W]`` int32 id map (0 = void) and ``segments_info`` (``id``, ``isthing``,
+        ``category_id``) with ids from 1 in query order.
+    """
+    num_classes = mask_cls.shape[-1] - 1
+    scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+    probs = mask_pred.sigmoid()
+    keep = labels.ne(num_classes) & (scores > object_mask_threshold)
+    h, w = mask_pred.shape[-2:]
+    panoptic = torch.zeros((h, w), dtype=torch.int32, device=mask_pred.device)
+    if not bool(keep.any()):
+        return panoptic, []
+    cur_scores, cur_classes, cur_probs = scores[keep], labels[keep], probs[keep]
+    ids = (cur_scores.view(-1, 1, 1) * cur_probs).argmax(0)  # [H, W] index into kept queries
+    own = cur_probs >= 0.5  # [N, H, W]
+    winner = F.one_hot(ids, cur_probs.shape[0]).permute(2, 0, 1).bool()  # [N, H, W]
+    mask_area = winner.sum((1, 2))
+    original_area = own.sum((1, 2))
+    visible = winner & own if intersect_with_mask else winner
+    valid = (mask_area > 0) & (original_area > 0) & (visible.sum((1, 2)) > 0)
+    ratio = mask_area.float() / original_area.clamp(min=1).float()
+    valid &= ratio >= overlap_threshold
+    lut, segments = _assign_segment_ids(valid.tolist(), cur_classes.tolist(), set(thing_ids))
+    lut_t = torch.tensor(lut, dtype=torch.int32, device=mask_pred.device)
+    seg = lut_t[ids]
+    if intersect_with_mask:
+        seg = torch.where(own.gather(0, ids[None]).squeeze(0), seg, torch.zeros_like(seg))
+    panoptic = seg
+    return panoptic, segments
+
+
+def _assign_segment_ids(
+    valid: list[bool], classes: list[int], thing_ids: set[int]
+) -> tuple[list[int], list[dict]]:
+    """Segment id per kept query (0 = dropped) in query order; stuff of one class shares an id."""
+    lut = [0] * len(valid)
+    segments: list[dict] = []
+    stuff_id: dict[int, int] = {}
+    current = 0
+    for k, (ok, cls) in enumerate(zip(valid, classes)):
+        if not ok:
+            continue
+        isthing = cls in thing_ids
+        if not isthing and cls in stuff_id:
+            lut[k] = stuff_id[cls]
+            continue
+        current += 1
+        if not isthing:
+            stuff_id[cls] = current
+        lut[k] = current
+        segments.append({"id": current, "isthing": bool(isthing), "category_id": int(cls)})
+    return lut, segments
+
+
+def instance_inference(
+    mask_cls: Tensor,
+    mask_pred: Tensor,
+    *,
+    topk: int,
+    thing_ids: Optional[Sequence[int]] = None,
+) -> dict[str, Tensor]:
+    """Top-k instances over queries x classes (query-major), score = class prob x mask score.
+
+    Args:
+        mask_cls: ``[Q, K+1]``; mask_pred: ``[Q, H, W]`` logits.
+        topk: number of (query, class) pairs kept (official: 100).
+        thing_ids: when given (panoptic models), pairs of stuff classes are dropped after top-k.
+
+    Returns:
+        dict with ``scores [N]``, ``labels [N]`` (int64), ``masks [N, H, W]`` (bool), ``boxes [N, 4]``
+        (zeros, as the official code), ``query_ids [N]``.
+    """
+    num_queries, num_classes = mask_cls.shape[0], mask_cls.shape[-1] - 1
+    scores = F.softmax(mask_cls, dim=-1)[:, :-1]
+    labels = torch.arange(num_classes, device=mask_cls.device).repeat(num_queries)
+    if topk > scores.numel():
+        raise ValueError(
+            f"instance inference asks for top-{topk} of {num_queries} queries x {num_classes} "
+            "classes; lower postprocessor.topk_per_image or use more queries."
+        )
+    top_scores, top_idx = scores.flatten().topk(topk, sorted=False)
+    top_labels = labels[top_idx]
+    query_ids = torch.div(top_idx, num_classes, rounding_mode="floor")
+    if thing_ids is not None:
+        is_thing = torch.isin(top_labels, torch.as_tensor(list(thing_ids), device=top_labels.device))
+        top_scores, top_labels, query_ids = top_scores[is_thing], top_labels[is_thing], query_ids[is_thing]
+    logits = mask_pred[query_ids]
+    masks = logits > 0
+    binary = masks.float()
+    mask_scores = (logits.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    return {
+        "scores": top_scores * mask_scores,
+        "labels": top_labels,
+        "masks": masks,
+        "boxes": torch.zeros((masks.shape[0], 4), device=masks.device),
+        "query_ids": query_ids,
+    }
+
+
+def resize_to_original(masks: Tensor, img_shape: Sequence[int], ori_shape: Sequence[int]) -> Tensor:
+    """Crop the padding (``[..., :h, :w]`` with ``img_shape``) then resize bilinearly to ``ori_shape``."""
+    h, w = int(img_shape[0]), int(img_shape[1])
+    cropped = masks[..., :h, :w]
+    if tuple(cropped.shape[-2:]) == (int(ori_shape[0]), int(ori_shape[1])):
+        return cropped
+    return F.interpolate(
+        cropped[None].float(), size=(int(ori_shape[0]), int(ori_shape[1])),
+        mode="bilinear", align_corners=False,
+    )[0]
+
+
+@POSTPROCESSORS.register_module()
+class MaskFormerInference:
+    """Turns one image's final predictions into the results the config asks for.
+
+    Args:
+        semantic_on / instance_on / panoptic_on: which results to produce.
+        object_mask_threshold: panoptic query threshold (official 0.8; MaskFormer semantic 0.0).
+        overlap_threshold: panoptic overlap threshold (0.8).
+        topk_per_image: instance top-k (100).
+        panoptic_intersect_mask: Mask2Former's ``mask & (p >= 0.5)`` (True) or MaskFormer's (False).
+        thing_ids: contiguous ids of thing classes; ``None`` reads ``thing_ids`` from the sample's
+            metainfo (set by the datasets).
+        postprocess_before_inference: resize masks to the original size before inference
+            (official: on whenever panoptic or instance results are asked for).
+    """
+
+    def __init__(
+        self,
+        *,
+        semantic_on: bool = True,
+        instance_on: bool = False,
+        panoptic_on: bool = False,
+        object_mask_threshold: float = 0.8,
+        overlap_threshold: float = 0.8,
+        topk_per_image: int = 100,
+        panoptic_intersect_mask: bool = True,
+        thing_ids: Optional[Sequence[int]] = None,
+        postprocess_before_inference: Optional[bool] = None,
+    ) -> None:
+        if not (semantic_on or instance_on or panoptic_on):
+            raise ValueError("MaskFormerInference: enable at least one of semantic_on, instance_on, panoptic_on.")
+        self.semantic_on, self.instance_on, self.panoptic_on = semantic_on, instance_on, panoptic_on
+        self.object_mask_threshold = object_mask_threshold
+        self.overlap_threshold = overlap_threshold
+        self.topk_per_image = topk_per_image
+        self.panoptic_intersect_mask = panoptic_intersect_mask
+        self.thing_ids = None if thing_ids is None else list(thing_ids)
+        if postprocess_before_inference is None:
+            postprocess_before_inference = panoptic_on or instance_on
+        self.postprocess_before_inference = postprocess_before_inference
+
+    def _thing_ids(self, metainfo: dict) -> list[int]:
+        if self.thing_ids is not None:
+            return self.thing_ids
+        if "thing_ids" in metainfo:
+            return list(metainfo["thing_ids"])
+        raise ValueError(
+            "Panoptic/instance inference must know which classes are things: set "
+            "model.postprocessor.thing_ids=[...] in the config or give the dataset a 'thing_ids' metainfo."
+        )
+
+    def __call__(self, mask_cls: Tensor, mask_pred: Tensor, metainfo: dict) -> dict:
+        """``mask_cls [Q,K+1]``, ``mask_pred [Q,H_pad,W_pad]`` (already at the padded input size)."""
+        img_shape = metainfo.get("img_shape", mask_pred.shape[-2:])
+        ori_shape = metainfo.get("ori_shape", img_shape)
+        if self.postprocess_before_inference:
+            mask_pred = resize_to_original(mask_pred, img_shape, ori_shape)
+        mask_cls = mask_cls.float()
+        mask_pred = mask_pred.float()
+        result: dict = {}
+        if self.semantic_on:
+            sem = semantic_inference(mask_cls, mask_pred)
+            if not self.postprocess_before_inference:
+                sem = resize_to_original(sem, img_shape, ori_shape)
+            result["sem_seg"] = sem
+        if self.panoptic_on:
+            result["panoptic_seg"] = panoptic_inference(
+                mask_cls, mask_pred, thing_ids=self._thing_ids(metainfo),
+                object_mask_threshold=self.object_mask_threshold,
+                overlap_threshold=self.overlap_threshold,
+                intersect_with_mask=self.panoptic_intersect_mask,
+            )
+        if self.instance_on:
+            things = self._thing_ids(metainfo) if self.panoptic_on else None
+            result["instances"] = instance_inference(
+                mask_cls, mask_pred, topk=self.topk_per_image, thing_ids=things
+            )
+        return result

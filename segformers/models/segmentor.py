@@ -1,0 +1,173 @@
+"""The MaskFormer meta-architecture: composition of registry-built parts, shared by both papers."""
+from __future__ import annotations
+
+import inspect
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from ..registry import (
+    BACKBONES, CRITERIA, MODELS, PIXEL_DECODERS, POSTPROCESSORS, TRANSFORMER_DECODERS,
+)
+from ..structures import DecoderOutput, PixelDecoderOutput, SegDataSample, Targets
+
+ConfigOrModule = Union[dict, nn.Module]
+
+
+def _build(registry, cfg: ConfigOrModule, **default_args):  # noqa: ANN001, ANN202
+    if isinstance(cfg, nn.Module):
+        return cfg
+    return registry.build(cfg, default_args=default_args or None)
+
+
+def _declared_in_feature(cfg: ConfigOrModule) -> str:
+    """The decoder's ``in_feature`` from its config, or its class default."""
+    if isinstance(cfg, nn.Module):
+        return cfg.in_feature
+    if "in_feature" in cfg:
+        return cfg["in_feature"]
+    cls = cfg["type"] if not isinstance(cfg["type"], str) else TRANSFORMER_DECODERS.get(cfg["type"])
+    if cls is None:
+        TRANSFORMER_DECODERS.build(cfg)  # raises the registry's unknown-name error
+    param = inspect.signature(cls).parameters.get("in_feature")
+    if param is None or param.default is inspect.Parameter.empty:
+        raise ValueError(f"Transformer decoder {cfg['type']} must declare an 'in_feature' argument with a default.")
+    return param.default
+
+
+@MODELS.register_module()
+class MaskFormer(BaseModel):
+    """Mask classification segmentor (MaskFormer and Mask2Former differ only in their parts).
+
+    Args:
+        backbone / pixel_decoder / transformer_decoder: configs (or built modules) of the parts.
+        criterion: set-criterion config; ``None`` builds an inference-only model.
+        postprocessor: inference config (see :class:`~segformers.models.postprocess.MaskFormerInference`).
+        num_classes: K, injected into the decoder and the criterion.
+        data_preprocessor: normalization / padding config (``SegDataPreprocessor``).
+
+    ``forward(inputs [B,3,H,W], data_samples, mode)``: ``"tensor"`` -> :class:`DecoderOutput`,
+    ``"loss"`` -> dict of weighted losses, ``"predict"`` -> samples with ``pred`` results.
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: ConfigOrModule,
+        pixel_decoder: ConfigOrModule,
+        transformer_decoder: ConfigOrModule,
+        num_classes: int,
+        criterion: Optional[ConfigOrModule] = None,
+        postprocessor: Optional[dict] = None,
+        data_preprocessor: Optional[ConfigOrModule] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type="SegDataPreprocessor")
+        super().__init__(data_preprocessor=_build(MODELS, data_preprocessor), init_cfg=init_cfg)
+        self.num_classes = num_classes
+        self.backbone = _build(BACKBONES, backbone)
+        self.pixel_decoder = _build(
+            PIXEL_DECODERS, pixel_decoder,
+            in_channels=dict(self.backbone.out_channels), in_strides=dict(self.backbone.out_strides),
+        )
+        in_feature = _declared_in_feature(transformer_decoder)
+        self.transformer_decoder = _build(
+            TRANSFORMER_DECODERS, transformer_decoder, num_classes=num_classes,
+            in_channels=self._source_channels(in_feature, transformer_decoder),
+            mask_dim=self.pixel_decoder.mask_dim,
+        )
+        self._check_levels()
+        self.criterion = None if criterion is None else _build(CRITERIA, criterion, num_classes=num_classes)
+        self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="MaskFormerInference"))
+
+    # --- build-time wiring ------------------------------------------------------------------
+    def _source_channels(self, in_feature: str, decoder_cfg: ConfigOrModule) -> int:
+        name = decoder_cfg.get("type") if isinstance(decoder_cfg, dict) else type(decoder_cfg).__name__
+        pd_name = type(self.pixel_decoder).__name__
+        if in_feature == "multi_scale":
+            return self.pixel_decoder.multi_scale_channels
+        if in_feature == "mask_features":
+            return self.pixel_decoder.mask_dim
+        if in_feature == "encoder":
+            if self.pixel_decoder.encoder_channels is None:
+                raise ValueError(
+                    f"Transformer decoder {name} reads in_feature='encoder', but pixel decoder {pd_name} "
+                    "returns no encoder features. Use TransformerEncoderPixelDecoder or set "
+                    "transformer_decoder.in_feature to 'res5' / 'multi_scale'."
+                )
+            return self.pixel_decoder.encoder_channels
+        if in_feature in self.backbone.out_channels:
+            return self.backbone.out_channels[in_feature]
+        raise ValueError(
+            f"Transformer decoder {name} reads in_feature='{in_feature}', which is neither 'multi_scale', "
+            f"'encoder', 'mask_features' nor a backbone output {sorted(self.backbone.out_channels)}."
+        )
+
+    def _check_levels(self) -> None:
+        dec = self.transformer_decoder
+        need = dec.num_feature_levels
+        dec_name, pd_name = type(dec).__name__, type(self.pixel_decoder).__name__
+        if dec.in_feature == "multi_scale":
+            have = self.pixel_decoder.num_multi_scale_levels
+            if have < need:
+                raise ValueError(
+                    f"Transformer decoder {dec_name} needs {need} multi-scale feature levels, but pixel "
+                    f"decoder {pd_name} provides {have}. Choose a pixel decoder with at least {need} levels "
+                    f"or a decoder that reads fewer (transformer_decoder.num_feature_levels)."
+                )
+        elif need != 1:
+            raise ValueError(
+                f"Transformer decoder {dec_name} needs {need} feature levels, but in_feature="
+                f"'{dec.in_feature}' provides exactly 1. Use in_feature='multi_scale' with a multi-scale "
+                f"pixel decoder (e.g. MSDeformAttnPixelDecoder)."
+            )
+
+    # --- forward ----------------------------------------------------------------------------
+    def _decoder_inputs(self, feats: dict[str, Tensor], pd: PixelDecoderOutput) -> list[Tensor]:
+        source = self.transformer_decoder.in_feature
+        if source == "multi_scale":
+            return list(pd.multi_scale_features[: self.transformer_decoder.num_feature_levels])
+        if source == "encoder":
+            return [pd.encoder_features]
+        if source == "mask_features":
+            return [pd.mask_features]
+        return [feats[source]]
+
+    def extract(self, inputs: Tensor) -> DecoderOutput:
+        """``[B, 3, H, W]`` normalized, padded images -> per-layer class and mask logits."""
+        feats = self.backbone(inputs)
+        pd = self.pixel_decoder(feats)
+        return self.transformer_decoder(self._decoder_inputs(feats, pd), pd.mask_features)
+
+    def forward(self, inputs: Tensor, data_samples: Optional[list] = None, mode: str = "tensor"):  # noqa: ANN201
+        if mode == "tensor":
+            return self.extract(inputs)
+        if mode == "loss":
+            return self.loss(inputs, data_samples)
+        if mode == "predict":
+            return self.predict(inputs, data_samples)
+        raise ValueError(f"MaskFormer.forward: unknown mode '{mode}'; use 'tensor', 'loss' or 'predict'.")
+
+    def loss(self, inputs: Tensor, data_samples: list[SegDataSample]) -> dict[str, Tensor]:
+        """Weighted losses of every prediction set; targets are the samples' padded ``gt``."""
+        if self.criterion is None:
+            raise RuntimeError("This model was built without a criterion; add model.criterion to train it.")
+        outputs = self.extract(inputs)
+        targets: list[Targets] = [s.gt for s in data_samples]
+        return self.criterion(outputs, targets)
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor, data_samples: Optional[list[SegDataSample]] = None) -> list[SegDataSample]:
+        """Post-processed results per image in ``sample.pred`` at the original image size."""
+        outputs = self.extract(inputs)
+        pad_size = inputs.shape[-2:]
+        masks = F.interpolate(outputs.pred_masks, size=pad_size, mode="bilinear", align_corners=False)
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(img_shape=tuple(pad_size))) for _ in range(len(inputs))]
+        for i, sample in enumerate(data_samples):
+            sample.pred = self.postprocessor(outputs.pred_logits[i], masks[i], dict(sample.metainfo))
+        return data_samples
