@@ -32,17 +32,18 @@ class PositionEmbeddingSine(nn.Module):
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         b, _, h, w = x.shape
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         if mask is None:
-            not_mask = torch.ones((b, h, w), device=x.device, dtype=torch.float32)
+            not_mask = torch.ones((b, h, w), device=x.device, dtype=dtype)
         else:
-            not_mask = (~mask).to(torch.float32)
+            not_mask = (~mask).to(dtype)
         y_embed = not_mask.cumsum(1)
         x_embed = not_mask.cumsum(2)
         if self.normalize:
             eps = 1e-6
             y_embed = y_embed / (y_embed[:, -1:, :] + eps) * self.scale
             x_embed = x_embed / (x_embed[:, :, -1:] + eps) * self.scale
-        dim_t = torch.arange(self.num_pos_feats, dtype=torch.int64, device=x.device).float()
+        dim_t = torch.arange(self.num_pos_feats, dtype=torch.int64, device=x.device).to(dtype)
         dim_t = self.temperature ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / self.num_pos_feats)
         pos_x = x_embed[:, :, :, None] / dim_t
         pos_y = y_embed[:, :, :, None] / dim_t

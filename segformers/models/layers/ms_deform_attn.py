@@ -1,0 +1,277 @@
+"""Multi-scale deformable attention (Deformable DETR) in pure PyTorch, for CPU and GPU.
+
+:func:`ms_deform_attn` is the core op (the official CUDA kernel's semantics: bilinear sampling at
+``loc * size - 0.5``, zero outside the map, i.e. ``grid_sample(align_corners=False, padding_mode="zeros")``
+on ``2 * loc - 1``). Two interchangeable implementations:
+
+* ``"gather"`` — pads every level with zeros, turns each (point, corner) into a row index of the
+  value table and its bilinear weight times the attention weight, and reduces them with one
+  ``F.embedding_bag`` call. About 7x faster than per-level ``grid_sample`` on CPU (see the report of
+  the timing script); the default on CPU.
+* ``"grid_sample"`` — one ``grid_sample`` per level, accumulated level by level (no stacking of the
+  levels' samples); the default elsewhere (CUDA has a well-tuned ``grid_sample`` and backward).
+
+:class:`MSDeformAttn` is the attention module with the official parameter names and initialisation.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+SpatialShapes = Union[Sequence[Sequence[int]], Tensor]
+IMPLEMENTATIONS = ("gather", "grid_sample")
+
+
+def _shape_list(spatial_shapes: SpatialShapes) -> list[tuple[int, int]]:
+    """``[(H_l, W_l), ...]`` as Python ints (a tensor costs one host sync; prefer passing a list)."""
+    if isinstance(spatial_shapes, Tensor):
+        spatial_shapes = spatial_shapes.tolist()
+    return [(int(h), int(w)) for h, w in spatial_shapes]
+
+
+def _check_inputs(value: Tensor, shapes: list[tuple[int, int]], loc: Tensor, attn: Tensor) -> None:
+    if value.dim() != 4:
+        raise ValueError(f"ms_deform_attn: value must be [N, S, M, D], got shape {tuple(value.shape)}.")
+    if loc.dim() != 6 or loc.shape[-1] != 2:
+        raise ValueError(
+            "ms_deform_attn: sampling_locations must be [N, Lq, M, L, P, 2] (x, y in [0, 1]), "
+            f"got shape {tuple(loc.shape)}."
+        )
+    n, s, m, _ = value.shape
+    _, lq, _, num_levels, num_points, _ = loc.shape
+    if sum(h * w for h, w in shapes) != s or len(shapes) != num_levels:
+        raise ValueError(
+            f"ms_deform_attn: spatial_shapes {shapes} must list {num_levels} levels whose H*W sum to "
+            f"value.shape[1] = {s}."
+        )
+    if loc.shape[0] != n or loc.shape[2] != m:
+        raise ValueError(
+            f"ms_deform_attn: sampling_locations {tuple(loc.shape)} disagree with value "
+            f"{tuple(value.shape)} on batch size or number of heads."
+        )
+    if tuple(attn.shape) != (n, lq, m, num_levels, num_points):
+        raise ValueError(
+            "ms_deform_attn: attention_weights must be [N, Lq, M, L, P] = "
+            f"{(n, lq, m, num_levels, num_points)}, got {tuple(attn.shape)}."
+        )
+
+
+def ms_deform_attn(
+    value: Tensor,
+    spatial_shapes: SpatialShapes,
+    sampling_locations: Tensor,
+    attention_weights: Tensor,
+    *,
+    impl: Optional[str] = None,
+) -> Tensor:
+    """Multi-scale deformable attention core.
+
+    Args:
+        value: ``[N, S, M, D]`` (levels concatenated along ``S = sum(H_l * W_l)``, row-major per level).
+        spatial_shapes: ``[(H_l, W_l)] * L`` (a list avoids a device sync; an ``[L, 2]`` tensor works).
+        sampling_locations: ``[N, Lq, M, L, P, 2]`` normalized ``(x, y)``; ``(0, 0)`` is the top-left corner.
+        attention_weights: ``[N, Lq, M, L, P]``.
+        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"gather"`` on CPU, ``"grid_sample"`` elsewhere).
+
+    Returns:
+        ``[N, Lq, M * D]`` in ``value.dtype``.
+    """
+    shapes = _shape_list(spatial_shapes)
+    _check_inputs(value, shapes, sampling_locations, attention_weights)
+    if impl is None:
+        impl = "gather" if value.device.type == "cpu" else "grid_sample"
+    if impl == "gather":
+        return _ms_deform_attn_gather(value, shapes, sampling_locations, attention_weights)
+    if impl == "grid_sample":
+        return _ms_deform_attn_grid_sample(value, shapes, sampling_locations, attention_weights)
+    raise ValueError(f"ms_deform_attn: unknown impl '{impl}'; choose one of {IMPLEMENTATIONS} or None.")
+
+
+def _ms_deform_attn_grid_sample(
+    value: Tensor, shapes: list[tuple[int, int]], loc: Tensor, attn: Tensor
+) -> Tensor:
+    """One ``grid_sample`` per level, weighted and summed level by level: ``-> [N, Lq, M * D]``."""
+    n, _, m, d = value.shape
+    _, lq, _, num_levels, num_points, _ = loc.shape
+    out_dtype = value.dtype
+    if value.device.type == "cpu" and value.dtype in (torch.float16, torch.bfloat16):
+        value = value.float()  # CPU grid_sample is ~3x slower in reduced precision
+    grids = (2 * loc.to(value.dtype) - 1).transpose(1, 2).flatten(0, 1)  # [N*M, Lq, L, P, 2]
+    weights = attn.to(value.dtype).transpose(1, 2).reshape(n * m, 1, lq, num_levels, num_points)
+    levels = value.split([h * w for h, w in shapes], dim=1)
+    out = value.new_zeros(())
+    for lvl, (h, w) in enumerate(shapes):
+        v = levels[lvl].permute(0, 2, 3, 1).reshape(n * m, d, h, w)
+        sampled = F.grid_sample(
+            v, grids[:, :, lvl], mode="bilinear", padding_mode="zeros", align_corners=False
+        )  # [N*M, D, Lq, P]
+        out = out + (sampled * weights[..., lvl, :]).sum(-1)
+    return out.view(n, m * d, lq).transpose(1, 2).contiguous().to(out_dtype)
+
+
+def _padded_table(value: Tensor, shapes: list[tuple[int, int]]) -> Tensor:
+    """``[N, S, M, D] -> [N, S_pad, M*D]``: each level zero-padded by 1 pixel top/left and 2 bottom/right."""
+    n, _, m, d = value.shape
+    levels = value.split([h * w for h, w in shapes], dim=1)
+    return torch.cat(
+        [F.pad(v.reshape(n, h, w, m * d), (0, 0, 1, 2, 1, 2)).reshape(n, (h + 3) * (w + 3), m * d)
+         for v, (h, w) in zip(levels, shapes)],
+        dim=1,
+    )
+
+
+def _level_constants(
+    shapes: list[tuple[int, int]], num_points: int, heads: int, dtype: torch.dtype, device: torch.device,
+    index_dtype: torch.dtype,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per (level, point) column: size ``(W, H)`` ``[L*P*2]``; padded row length, row of pixel (0, 0)
+    ``[L*P]``; table-row offsets of the 4 bilinear corners ``[L*P, 4]``."""
+    starts, total = [], 0
+    for h, w in shapes:
+        starts.append(total)
+        total += (h + 3) * (w + 3)
+
+    def per_point(values: list, dt: torch.dtype) -> Tensor:
+        return torch.tensor(values, dtype=dt, device=device).repeat_interleave(num_points, 0)
+
+    size = per_point([[w, h] for h, w in shapes], dtype).flatten()
+    row = per_point([w + 3 for _, w in shapes], dtype)
+    origin = per_point([st + w + 4 for st, (_, w) in zip(starts, shapes)], dtype)
+    corner = per_point([[0, heads, (w + 3) * heads, (w + 4) * heads] for _, w in shapes], index_dtype)
+    return size, row, origin, corner
+
+
+def _taps(
+    loc: Tensor, attn: Tensor, shapes: list[tuple[int, int]], s_pad: int
+) -> tuple[Tensor, Tensor]:
+    """Table rows ``[N*Lq*M, L*P*4]`` and weights (bilinear x attention, fp32 or wider) of every corner."""
+    n, lq, m, num_levels, num_points, _ = loc.shape
+    lp, rows, device = num_levels * num_points, n * lq * m, loc.device
+    ct = torch.promote_types(loc.dtype, torch.float32)  # coordinates in >= fp32, even for bf16 inputs
+    index_dtype = torch.int32 if n * s_pad * m < 2**31 else torch.int64
+    size, row, origin, corner = _level_constants(shapes, num_points, m, ct, device, index_dtype)
+
+    pix = torch.addcmul(torch.full((), -0.5, dtype=ct, device=device), loc.reshape(rows, lp * 2).to(ct), size)
+    pix = torch.nan_to_num(pix, nan=-1.0).clamp(min=torch.full((), -1.0, dtype=ct, device=device), max=size)
+    top_left = pix.floor()
+    fx, fy = (pix - top_left).view(rows, lp, 2).unbind(-1)
+    top_left = top_left.view(rows, lp, 2)
+    # row inside one image, exact in fp32 while S_pad < 2**24
+    index = torch.addcmul(top_left[..., 0] + origin, top_left[..., 1], row).to(index_dtype)
+    image_head = (torch.arange(n, device=device, dtype=index_dtype).view(n, 1, 1) * (s_pad * m)
+                  + torch.arange(m, device=device, dtype=index_dtype).view(1, 1, m))
+    index = (index * m + image_head.expand(n, lq, m).reshape(rows, 1)).unsqueeze(-1) + corner
+
+    a = attn.reshape(rows, lp).to(ct)
+    a_bottom = a * fy
+    a_top = a - a_bottom
+    top_right, bottom_right = a_top * fx, a_bottom * fx
+    weights = torch.stack((a_top - top_right, top_right, a_bottom - bottom_right, bottom_right), dim=-1)
+    return index.view(rows, lp * 4), weights.view(rows, lp * 4)
+
+
+def _ms_deform_attn_gather(
+    value: Tensor, shapes: list[tuple[int, int]], loc: Tensor, attn: Tensor
+) -> Tensor:
+    """Bilinear taps as rows of a zero-padded value table, reduced by ``embedding_bag``: ``-> [N, Lq, M * D]``.
+
+    Pixel coordinates are clamped to ``[-1, W] x [-1, H]``, so every corner lands in the padded table
+    and corners outside the map read zeros: ``grid_sample``'s zero padding, gradients included. NaN
+    locations count as outside (as in the CUDA kernel).
+    """
+    n, _, m, d = value.shape
+    lq = loc.shape[1]
+    table = _padded_table(value, shapes)  # [N, S_pad, M*D]
+    index, weights = _taps(loc, attn, shapes, table.shape[1])
+    out = F.embedding_bag(
+        index, table.view(-1, d), per_sample_weights=weights.to(value.dtype), mode="sum"
+    )  # [N*Lq*M, D]
+    return out.view(n, lq, m * d)
+
+
+class MSDeformAttn(nn.Module):
+    """Multi-scale deformable attention module: ``query [N, Lq, C] -> [N, Lq, C]``.
+
+    Parameter names (``sampling_offsets``, ``attention_weights``, ``value_proj``, ``output_proj``) and
+    initialisation follow the official ``MSDeformAttn``.
+    """
+
+    def __init__(
+        self, *, embed_dim: int = 256, num_levels: int = 4, num_heads: int = 8, num_points: int = 4
+    ) -> None:
+        super().__init__()
+        if embed_dim % num_heads != 0:
+            raise ValueError(
+                f"MSDeformAttn: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})."
+            )
+        self.embed_dim = embed_dim
+        self.num_levels = num_levels
+        self.num_heads = num_heads
+        self.num_points = num_points
+        self.sampling_offsets = nn.Linear(embed_dim, num_heads * num_levels * num_points * 2)
+        self.attention_weights = nn.Linear(embed_dim, num_heads * num_levels * num_points)
+        self.value_proj = nn.Linear(embed_dim, embed_dim)
+        self.output_proj = nn.Linear(embed_dim, embed_dim)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Zero offsets weight; offset bias = head direction on the unit square times (point + 1)."""
+        nn.init.zeros_(self.sampling_offsets.weight)
+        theta = torch.arange(self.num_heads, dtype=torch.float32) * (2.0 * math.pi / self.num_heads)
+        direction = torch.stack([theta.cos(), theta.sin()], -1)
+        direction = direction / direction.abs().max(-1, keepdim=True)[0]
+        scale = torch.arange(1, self.num_points + 1, dtype=torch.float32).view(1, 1, -1, 1)
+        bias = direction.view(self.num_heads, 1, 1, 2) * scale  # [M, 1, P, 2]
+        self.sampling_offsets.bias.copy_(bias.expand(-1, self.num_levels, -1, -1).flatten())
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+        nn.init.xavier_uniform_(self.value_proj.weight)
+        nn.init.zeros_(self.value_proj.bias)
+        nn.init.xavier_uniform_(self.output_proj.weight)
+        nn.init.zeros_(self.output_proj.bias)
+
+    def forward(
+        self,
+        query: Tensor,
+        reference_points: Tensor,
+        value: Tensor,
+        spatial_shapes: SpatialShapes,
+        padding_mask: Optional[Tensor] = None,
+    ) -> Tensor:
+        """Attend from ``query`` ``[N, Lq, C]`` to ``value`` ``[N, S, C]`` (levels flattened and concatenated).
+
+        ``reference_points``: ``[N or 1, Lq, L, 2]`` normalized ``(x, y)``, or ``[.., 4]`` boxes
+        ``(cx, cy, w, h)``; ``padding_mask``: ``[N, S]``, True = padding (its values are zeroed).
+        """
+        shapes = _shape_list(spatial_shapes)
+        n, lq, _ = query.shape
+        m, lvl, p = self.num_heads, self.num_levels, self.num_points
+        if len(shapes) != lvl:
+            raise ValueError(f"MSDeformAttn was built for {lvl} levels but got spatial_shapes {shapes}.")
+        value = self.value_proj(value)
+        if padding_mask is not None:
+            value = value.masked_fill(padding_mask[..., None], 0.0)
+        value = value.view(n, value.shape[1], m, self.embed_dim // m)
+        offsets = self.sampling_offsets(query).view(n, lq, m, lvl, p, 2)
+        weights = self.attention_weights(query).view(n, lq, m, lvl * p).softmax(-1).view(n, lq, m, lvl, p)
+        if reference_points.shape[-1] == 2:
+            # ref + offset / (W_l, H_l), laid out as [.., L*P*2] rows (a 2-wide broadcast is ~5x slower on CPU)
+            size = torch.tensor([[w, h] for h, w in shapes], dtype=offsets.dtype, device=offsets.device)
+            size = size.repeat_interleave(p, 0).flatten()
+            ref = reference_points[:, :, None, :, None, :].expand(-1, -1, 1, lvl, p, 2)
+            ref = ref.reshape(-1, lq, 1, lvl * p * 2)
+            locations = (offsets.view(n, lq, m, lvl * p * 2) / size + ref).view(n, lq, m, lvl, p, 2)
+        elif reference_points.shape[-1] == 4:
+            ref = reference_points[:, :, None, :, None, :]
+            locations = ref[..., :2] + offsets / p * ref[..., 2:] * 0.5
+        else:
+            raise ValueError(
+                f"MSDeformAttn: reference_points must end in 2 (x, y) or 4 (cx, cy, w, h), "
+                f"got shape {tuple(reference_points.shape)}."
+            )
+        return self.output_proj(ms_deform_attn(value, shapes, locations, weights))

@@ -1,0 +1,238 @@
+"""Semantic / instance / panoptic post-processing of MaskFormer-style query outputs (torch).
+
+Every function works on the logits' device at the logits' own resolution (no fixed-size detour) and
+is vectorized over pixels; the only Python loops run over images and over kept queries.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass
+class SemanticSegmentationResult:
+    """One image's semantic result: ``segmentation`` ``[H, W]`` int64 class ids and
+    ``segmentation_scores`` ``[K, H, W]`` per-class scores."""
+
+    segmentation: Tensor
+    segmentation_scores: Tensor
+
+
+def query_logits(outputs: Any) -> tuple[Tensor, Tensor]:
+    """``(class_queries_logits [B, Q, K+1], masks_queries_logits [B, Q, h, w])`` from a
+    :class:`~segformers.structures.SegmentationOutput`, a transformers output or a dict."""
+    if hasattr(outputs, "class_queries_logits") and hasattr(outputs, "masks_queries_logits"):
+        cls, masks = outputs.class_queries_logits, outputs.masks_queries_logits
+    elif isinstance(outputs, dict) and {"class_queries_logits", "masks_queries_logits"} <= outputs.keys():
+        cls, masks = outputs["class_queries_logits"], outputs["masks_queries_logits"]
+    else:
+        raise TypeError(
+            "outputs must have `class_queries_logits` and `masks_queries_logits` (a segformers "
+            f"SegmentationOutput or a transformers model output), got {type(outputs).__name__}"
+        )
+    if cls.ndim != 3 or masks.ndim != 4 or cls.shape[:2] != masks.shape[:2]:
+        raise ValueError(
+            "expected class_queries_logits [B, Q, K+1] and masks_queries_logits [B, Q, H, W] with the same "
+            f"B and Q, got {tuple(cls.shape)} and {tuple(masks.shape)}"
+        )
+    if cls.shape[-1] < 2:
+        raise ValueError(
+            f"class_queries_logits needs at least one class plus no-object, got {tuple(cls.shape)}"
+        )
+    return cls.detach(), masks.detach()
+
+
+def check_target_sizes(
+    target_sizes: Optional[Sequence[Any]], batch_size: int
+) -> list[Optional[tuple[int, int]]]:
+    """One ``(height, width)`` (or ``None`` = keep the logits' size) per image."""
+    if target_sizes is None:
+        return [None] * batch_size
+    if len(target_sizes) != batch_size:
+        raise ValueError(
+            f"got {len(target_sizes)} target_sizes for a batch of {batch_size} predictions; "
+            "pass one (height, width) per image"
+        )
+    sizes = []
+    for size in target_sizes:
+        values = size.tolist() if isinstance(size, Tensor) else list(size)
+        if len(values) != 2 or any(int(v) != v or v <= 0 for v in values):
+            raise ValueError(f"each target size must be (height, width) with positive integers, got {size!r}")
+        sizes.append((int(values[0]), int(values[1])))
+    return sizes
+
+
+def semantic_segmentation(
+    outputs: Any, target_sizes: Optional[Sequence[Any]] = None, return_segmentation_scores: bool = False
+) -> list:
+    """Per image ``argmax_k sum_q softmax(cls)[q, k] * sigmoid(mask)[q]`` (no-object dropped),
+    optionally bilinearly resized to ``target_sizes`` first."""
+    class_logits, mask_logits = query_logits(outputs)
+    sizes = check_target_sizes(target_sizes, class_logits.shape[0])
+    class_probs = class_logits.softmax(dim=-1)[..., :-1]
+    scores = torch.einsum("bqc, bqhw -> bchw", class_probs, mask_logits.sigmoid())
+    results = []
+    for i, size in enumerate(sizes):
+        image_scores = scores[i]
+        if size is not None:
+            image_scores = F.interpolate(
+                image_scores[None], size=size, mode="bilinear", align_corners=False
+            )[0]
+        results.append(SemanticSegmentationResult(image_scores.argmax(dim=0), image_scores))
+    if return_segmentation_scores:
+        return results
+    return [r.segmentation for r in results]
+
+
+def masks_to_coco_rle(masks: Tensor) -> list[dict]:
+    """``[N, H, W]`` binary masks -> N COCO RLE dicts ``{"size": [H, W], "counts": str}``
+    (pycocotools' compressed format, JSON-ready)."""
+    from pycocotools import mask as mask_utils
+
+    array = masks.detach().to("cpu", torch.uint8).numpy()
+    rles = mask_utils.encode(np.asfortranarray(array.transpose(1, 2, 0)))
+    for rle in rles:
+        rle["counts"] = rle["counts"].decode("ascii")
+    return rles
+
+
+def _paint_last_wins(masks: Tensor) -> Tensor:
+    """``[N, H, W]`` bool -> ``[H, W]`` float32 holding, per pixel, the index of the last mask that
+    covers it, or -1."""
+    if masks.shape[0] == 0:
+        return torch.full(masks.shape[1:], -1.0, device=masks.device)
+    dtype = torch.int16 if masks.shape[0] < 2**15 - 1 else torch.int64
+    weights = torch.arange(1, masks.shape[0] + 1, dtype=dtype, device=masks.device).view(-1, 1, 1)
+    return (masks.to(dtype) * weights).amax(dim=0).to(torch.float32) - 1
+
+
+def _instance_image(
+    class_logits: Tensor, mask_logits: Tensor, size: Optional[tuple[int, int]], threshold: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Top-Q (query, class) pairs of one image -> (binary masks, scores, labels, keep)."""
+    num_queries, num_classes = class_logits.shape[0], class_logits.shape[1] - 1
+    scores = class_logits.softmax(dim=-1)[:, :-1]
+    labels = torch.arange(num_classes, device=class_logits.device)
+    labels = labels.unsqueeze(0).repeat(num_queries, 1).flatten(0, 1)
+    top_scores, top_indices = scores.flatten(0, 1).topk(num_queries, sorted=False)
+    top_labels = labels[top_indices]
+    query_indices = torch.div(top_indices, num_classes, rounding_mode="floor")
+    logits = mask_logits[query_indices]
+    binary = (logits > 0).float()
+    mask_scores = (logits.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    final_scores = top_scores * mask_scores
+    if size is not None:
+        binary = F.interpolate(binary[None], size=size, mode="nearest")[0]
+    keep = (binary.flatten(1).amax(dim=1) > 0) & (final_scores.double() >= threshold)
+    return binary, final_scores, top_labels, keep
+
+
+def instance_segmentation(
+    outputs: Any,
+    threshold: float = 0.5,
+    target_sizes: Optional[Sequence[Any]] = None,
+    return_coco_annotation: bool = False,
+    return_binary_maps: bool = False,
+) -> list[dict]:
+    """Score every (query, class) pair, keep the top ``Q`` pairs, binarize their masks at logit 0,
+    rescore by the mean mask probability inside the mask and keep pairs with score >= ``threshold``
+    and a non-empty mask. Segment ids are 0, 1, ... in kept order; -1 marks background."""
+    if return_coco_annotation and return_binary_maps:
+        raise ValueError("return_coco_annotation and return_binary_maps cannot both be True; pick one")
+    class_logits, mask_logits = query_logits(outputs)
+    sizes = check_target_sizes(target_sizes, class_logits.shape[0])
+    results = []
+    for i, size in enumerate(sizes):
+        binary, scores, labels, keep = _instance_image(class_logits[i], mask_logits[i], size, threshold)
+        kept_masks = binary[keep]
+        segments = [
+            {"id": j, "label_id": label, "was_fused": False, "score": round(score, 6)}
+            for j, (label, score) in enumerate(zip(labels[keep].tolist(), scores[keep].tolist()))
+        ]
+        if return_coco_annotation:
+            segmentation: Any = masks_to_coco_rle(kept_masks > 0)
+        elif return_binary_maps and len(segments) > 0:
+            segmentation = kept_masks
+        else:
+            segmentation = _paint_last_wins(kept_masks > 0)
+        results.append({"segmentation": segmentation, "segments_info": segments})
+    return results
+
+
+def _segment_ids(
+    valid: list[bool], labels: list[int], scores: list[float], label_ids_to_fuse: set[int]
+) -> tuple[list[int], list[dict]]:
+    """Give each valid query a segment id (1, 2, ...); queries of a fused label share the id of
+    that label's first segment. Returns (id per query, 0 if invalid; one info dict per segment)."""
+    ids, segments, fused_ids, current = [0] * len(valid), [], {}, 0
+    for k, (ok, label, score) in enumerate(zip(valid, labels, scores)):
+        if not ok:
+            continue
+        fuse = label in label_ids_to_fuse
+        if fuse and label in fused_ids:
+            ids[k] = fused_ids[label]
+            continue
+        current += 1
+        ids[k] = current
+        segments.append({"id": current, "label_id": label, "was_fused": fuse, "score": round(score, 6)})
+        if fuse:
+            fused_ids[label] = current
+    return ids, segments
+
+
+def _panoptic_image(
+    probs: Tensor, scores: Tensor, labels: Tensor, mask_threshold: float, overlap_threshold: float,
+    label_ids_to_fuse: set[int], size: Optional[tuple[int, int]],
+) -> tuple[Tensor, list[dict]]:
+    if size is not None:
+        probs = F.interpolate(probs[None], size=size, mode="bilinear", align_corners=False)[0]
+    probs = probs.mul_(scores.view(-1, 1, 1))  # `probs` is a fresh tensor here (indexed / resized)
+    owner = probs.argmax(dim=0)
+    area = torch.bincount(owner.flatten(), minlength=probs.shape[0])
+    above = (probs >= mask_threshold).flatten(1).view(torch.uint8)
+    original_area = above.sum(dim=1, dtype=torch.int32).long()
+    ratio = area / original_area.clamp(min=1)
+    valid = (area > 0) & (original_area > 0) & (ratio.double() > overlap_threshold)
+    ids, segments = _segment_ids(valid.tolist(), labels.tolist(), scores.tolist(), label_ids_to_fuse)
+    lookup = torch.tensor(ids, dtype=torch.int32, device=probs.device)
+    return lookup[owner], segments
+
+
+def panoptic_segmentation(
+    outputs: Any,
+    threshold: float = 0.5,
+    mask_threshold: float = 0.5,
+    overlap_mask_area_threshold: float = 0.8,
+    label_ids_to_fuse: Optional[Iterable[int]] = None,
+    target_sizes: Optional[Sequence[Any]] = None,
+) -> list[dict]:
+    """Keep queries whose best class is not no-object and scores above ``threshold``; give each pixel
+    to the query with the highest ``score * sigmoid(mask)``; keep a query's region if it covers more
+    than ``overlap_mask_area_threshold`` of its ``>= mask_threshold`` area. Ids start at 1; 0 marks
+    pixels of dropped regions; an image with no kept query gets an all -1 float map."""
+    class_logits, mask_logits = query_logits(outputs)
+    sizes = check_target_sizes(target_sizes, class_logits.shape[0])
+    fuse = set() if label_ids_to_fuse is None else {int(x) for x in label_ids_to_fuse}
+    num_labels = class_logits.shape[-1] - 1
+    mask_probs = mask_logits.sigmoid()
+    pred_scores, pred_labels = class_logits.softmax(dim=-1).max(dim=-1)
+    results = []
+    for i, size in enumerate(sizes):
+        keep = pred_labels[i].ne(num_labels) & (pred_scores[i] > threshold)
+        if not bool(keep.any()):
+            shape = size if size is not None else tuple(mask_logits.shape[-2:])
+            empty = torch.full(shape, -1.0, device=mask_logits.device)
+            results.append({"segmentation": empty, "segments_info": []})
+            continue
+        segmentation, segments = _panoptic_image(
+            mask_probs[i][keep], pred_scores[i][keep], pred_labels[i][keep],
+            mask_threshold, overlap_mask_area_threshold, fuse, size,
+        )
+        results.append({"segmentation": segmentation, "segments_info": segments})
+    return results

@@ -1,0 +1,137 @@
+"""Time inference and one training step of a model (median after warm-up) and its peak memory.
+
+Usage:
+    python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT] [--shape H W] [--batch B]
+        [--runs N] [--warmup N] [--threads T] [--hf-dir HF_DIR]
+
+With ``--hf-dir`` (a Hugging Face ``save_pretrained`` folder, e.g. one written by
+``tools/analysis/make_hf_model.py`` and converted with ``tools/convert_checkpoint.py hf``) the same
+measurements are taken for the ``transformers`` model on the same input and targets. Every
+measurement runs in a fresh subprocess so that its peak resident memory (CPU) is its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def make_batch(batch: int, h: int, w: int, num_classes: int, seed: int = 0):  # noqa: ANN201
+    """Normalized-looking images and random targets (3 segments per image)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, h, w, generator=g)
+    labels = [torch.randint(0, num_classes, (3,), generator=g) for _ in range(batch)]
+    masks = [torch.rand(3, h, w, generator=g) > 0.5 for _ in range(batch)]
+    return x, labels, masks
+
+
+def ours_step_fns(args):  # noqa: ANN001, ANN201
+    from segformers.apis import forward_logits, init_model
+    from segformers.structures import SegDataSample, Targets
+
+    model = init_model(args.config, args.checkpoint)
+    x, labels, masks = make_batch(args.batch, *args.shape, model.num_classes)
+    samples = []
+    for lab, m in zip(labels, masks):
+        s = SegDataSample()
+        s.gt = Targets(lab, m)
+        samples.append(s)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+    def infer() -> None:
+        with torch.no_grad():
+            forward_logits(model.eval(), x)
+
+    def train() -> None:
+        model.train()
+        loss = sum(model.loss(x, samples).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return infer, train
+
+
+def hf_step_fns(args):  # noqa: ANN001, ANN201
+    import transformers
+
+    model = transformers.AutoModelForUniversalSegmentation.from_pretrained(args.hf_dir)
+    x, labels, masks = make_batch(args.batch, *args.shape, model.config.num_labels)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+    def infer() -> None:
+        with torch.no_grad():
+            model.eval()(pixel_values=x, output_auxiliary_logits=True)
+
+    def train() -> None:
+        model.train()
+        out = model(pixel_values=x, mask_labels=[m.float() for m in masks], class_labels=labels)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+
+    return infer, train
+
+
+def measure(args) -> dict:  # noqa: ANN001
+    """Run in the child process: warm up, time ``runs`` calls, report median and peak RSS."""
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    infer, train = (hf_step_fns if args.impl == "hf" else ours_step_fns)(args)
+    fn = infer if args.mode == "infer" else train
+    for _ in range(args.warmup):
+        fn()
+    times = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"impl": args.impl, "mode": args.mode, "median_s": statistics.median(times),
+            "min_s": min(times), "runs": args.runs, "peak_rss_mb": round(peak_mb, 1)}
+
+
+def run_child(argv: list[str], impl: str, mode: str) -> dict:
+    cmd = [sys.executable, __file__, *argv, "--impl", impl, "--mode", mode]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("config")
+    p.add_argument("--checkpoint")
+    p.add_argument("--shape", nargs=2, type=int, default=[512, 512])
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--hf-dir")
+    p.add_argument("--impl", choices=["ours", "hf"], help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=["infer", "train"], help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.impl:
+        print(json.dumps(measure(args)))
+        return
+    impls = ["ours"] + (["hf"] if args.hf_dir else [])
+    rows = [run_child(argv, impl, mode) for mode in ("infer", "train") for impl in impls]
+    print(f"config {args.config}  input {args.batch}x3x{args.shape[0]}x{args.shape[1]}  threads {args.threads}  "
+          f"torch {torch.__version__}  median of {args.runs} after {args.warmup} warm-up")
+    print(f"{'impl':6} {'mode':6} {'median s':>9} {'min s':>9} {'peak RSS MB':>12}")
+    for r in rows:
+        print(f"{r['impl']:6} {r['mode']:6} {r['median_s']:9.3f} {r['min_s']:9.3f} {r['peak_rss_mb']:12.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Write a randomly initialised, full-size Hugging Face MaskFormer / Mask2Former (reference for benchmarks).
+
+Usage: python tools/analysis/make_hf_model.py {mask2former-r50,maskformer-r50,mask2former-swin-t} OUT_DIR
+
+The architectures are the official ones (COCO panoptic, 133 classes, for Mask2Former; ADE20K,
+150 classes, for MaskFormer). Needs ``transformers`` (a test requirement).
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+STAGES = ["stage1", "stage2", "stage3", "stage4"]
+
+
+def build(name: str):  # noqa: ANN201
+    import transformers as tf
+
+    r50 = tf.ResNetConfig(embedding_size=64, hidden_sizes=[256, 512, 1024, 2048], depths=[3, 4, 6, 3],
+                          layer_type="bottleneck", out_features=STAGES)
+    swin_t = tf.SwinConfig(embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=7,
+                           drop_path_rate=0.3, out_features=STAGES)
+    if name == "mask2former-r50":
+        return tf.Mask2FormerForUniversalSegmentation(tf.Mask2FormerConfig(backbone_config=r50, num_labels=133))
+    if name == "mask2former-swin-t":
+        return tf.Mask2FormerForUniversalSegmentation(tf.Mask2FormerConfig(backbone_config=swin_t, num_labels=133))
+    if name == "maskformer-r50":
+        return tf.MaskFormerForInstanceSegmentation(tf.MaskFormerConfig(backbone_config=r50, num_labels=150))
+    raise ValueError(f"unknown model '{name}'")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("name", choices=["mask2former-r50", "maskformer-r50", "mask2former-swin-t"])
+    p.add_argument("out_dir")
+    args = p.parse_args()
+    torch.manual_seed(0)
+    model = build(args.name)
+    model.save_pretrained(args.out_dir)
+    print(f"wrote {args.out_dir} ({sum(p.numel() for p in model.parameters()):,} parameters)")
+
+
+if __name__ == "__main__":
+    main()
