@@ -84,6 +84,16 @@ class MaskFormer(BaseModel):
         self.criterion = None if criterion is None else _build(CRITERIA, criterion, num_classes=num_classes)
         self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="MaskFormerInference"))
 
+    def set_dataset_meta(self, meta: dict) -> None:
+        """Take the thing classes from a dataset's metainfo (``is_thing`` per class or ``thing_ids``)
+        unless the postprocessor config already names them."""
+        if getattr(self.postprocessor, "thing_ids", None) is not None:
+            return
+        if meta.get("thing_ids") is not None:
+            self.postprocessor.thing_ids = [int(i) for i in meta["thing_ids"]]
+        elif meta.get("is_thing"):
+            self.postprocessor.thing_ids = [i for i, t in enumerate(meta["is_thing"]) if t]
+
     # --- build-time wiring ------------------------------------------------------------------
     def _source_channels(self, in_feature: str, decoder_cfg: ConfigOrModule) -> int:
         name = decoder_cfg.get("type") if isinstance(decoder_cfg, dict) else type(decoder_cfg).__name__
