@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
 
-from ..registry import DATASETS
+from ..registry import DATASETS, TRANSFORMS
 from ..structures import SegDataSample
 
 ImageLike = Union[str, Path, np.ndarray, "PIL.Image.Image"]  # noqa: F821
@@ -48,7 +48,7 @@ def test_pipeline(cfg: Any) -> Compose:
     kept = [dict(s) for s in steps if not str(s["type"]).startswith("Load")]
     import segformers.data  # noqa: F401  (registers the transforms)
 
-    return Compose(kept)
+    return Compose([TRANSFORMS.build(s) for s in kept])
 
 
 def dataset_meta(cfg: Any) -> dict:

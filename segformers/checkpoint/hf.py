@@ -104,17 +104,19 @@ def hf_criterion_cfg(config: dict, family: str) -> dict:
 def hf_model_cfg(config: dict) -> dict:
     """A segformers ``model`` config equivalent to the HF model config."""
     family = hf_family(config)
+    decoder = hf_transformer_decoder_cfg(config)
     return dict(
         type="MaskFormer",
         num_classes=num_labels(config),
         data_preprocessor=dict(type="SegDataPreprocessor", size_divisor=32),
         backbone=hf_backbone_cfg(config),
         pixel_decoder=hf_pixel_decoder_cfg(config),
-        transformer_decoder=hf_transformer_decoder_cfg(config),
+        transformer_decoder=decoder,
         criterion=hf_criterion_cfg(config, family),
         postprocessor=dict(
             type="MaskFormerInference", semantic_on=True, instance_on=family == "mask2former", panoptic_on=False,
             panoptic_intersect_mask=family == "mask2former",
+            topk_per_image=min(100, decoder["num_queries"] * num_labels(config)),
         ),
     )
 
