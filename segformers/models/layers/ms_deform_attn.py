@@ -6,8 +6,10 @@ on ``2 * loc - 1``). Two interchangeable implementations:
 
 * ``"gather"`` — pads every level with zeros, turns each (point, corner) into a row index of the
   value table and its bilinear weight times the attention weight, and reduces them with one
-  ``F.embedding_bag`` call. About 7x faster than per-level ``grid_sample`` on CPU (see the report of
-  the timing script); the default on CPU.
+  ``F.embedding_bag`` call. On CPU (one thread, a 512x512 image: Lq = 5376, 8 heads, 3 levels, 4 points)
+  the forward takes 24 ms vs 199 ms for per-level ``grid_sample``; forward + backward ~1.2x faster,
+  and bf16 runs as fast as fp32. The default on CPU, and on GPU under ``torch.use_deterministic_algorithms(True)``
+  (its ``sum`` backward is deterministic, ``grid_sample``'s CUDA backward is not and raises there).
 * ``"grid_sample"`` — one ``grid_sample`` per level, accumulated level by level (no stacking of the
   levels' samples); the default elsewhere (CUDA has a well-tuned ``grid_sample`` and backward).
 
@@ -75,7 +77,8 @@ def ms_deform_attn(
         spatial_shapes: ``[(H_l, W_l)] * L`` (a list avoids a device sync; an ``[L, 2]`` tensor works).
         sampling_locations: ``[N, Lq, M, L, P, 2]`` normalized ``(x, y)``; ``(0, 0)`` is the top-left corner.
         attention_weights: ``[N, Lq, M, L, P]``.
-        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"gather"`` on CPU, ``"grid_sample"`` elsewhere).
+        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"gather"`` on CPU or in deterministic mode,
+            else ``"grid_sample"``).
 
     Returns:
         ``[N, Lq, M * D]`` in ``value.dtype``.
@@ -83,7 +86,8 @@ def ms_deform_attn(
     shapes = _shape_list(spatial_shapes)
     _check_inputs(value, shapes, sampling_locations, attention_weights)
     if impl is None:
-        impl = "gather" if value.device.type == "cpu" else "grid_sample"
+        use_gather = value.device.type == "cpu" or torch.are_deterministic_algorithms_enabled()
+        impl = "gather" if use_gather else "grid_sample"
     if impl == "gather":
         return _ms_deform_attn_gather(value, shapes, sampling_locations, attention_weights)
     if impl == "grid_sample":
