@@ -1,1 +1,52 @@
-"""segformers.engine"""
+"""Training machinery: the official optimizer recipe, lr schedules, mixed precision, safe checkpoints.
+
+Registered names (scope ``segformers``):
+
+* ``OPTIM_WRAPPER_CONSTRUCTORS``: ``MaskFormerOptimWrapperConstructor``;
+* ``OPTIM_WRAPPERS``: ``MixedPrecisionOptimWrapper`` (fp16 on CUDA, bf16 on CPU);
+* ``PARAM_SCHEDULERS``: ``WarmupPolyLR``, ``WarmupMultiStepLR`` (detectron2's closed forms);
+* ``HOOKS``: ``SafeCheckpointHook``; ``LOOPS``: ``ResumableIterBasedTrainLoop``.
+
+Importing this package also makes mmengine load local checkpoints with ``torch.load(weights_only=True)``
+(see :mod:`segformers.engine.checkpoint`).
+"""
+from typing import Any
+
+import torch
+
+from .amp import MixedPrecisionOptimWrapper, enable_amp
+from .checkpoint import (SafeCheckpointHook, capture_rng_state, convert_checkpoint, from_plain,
+                         load_local_weights_only, restore_rng_state, to_plain)
+from .loops import ResumableIterBasedTrainLoop
+from .optim_constructor import MaskFormerOptimWrapperConstructor
+from .schedulers import WarmupMultiStepLR, WarmupPolyLR
+
+
+def select_dist_backend(cfg: Any) -> Any:
+    """Use ``gloo`` instead of the config's ``nccl`` when CUDA is unavailable (call before the Runner).
+
+    Note: mmengine 0.10.7's ``launcher='pytorch'`` still calls ``torch.cuda.set_device`` and wraps the
+    model with ``device_ids``, so multi-process training itself needs GPUs; gloo serves CPU collectives.
+    """
+    dist_cfg = cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})
+    if not torch.cuda.is_available() and dist_cfg.get("backend", "nccl") == "nccl":
+        dist_cfg["backend"] = "gloo"
+    return cfg
+
+
+__all__ = [
+    "MaskFormerOptimWrapperConstructor",
+    "MixedPrecisionOptimWrapper",
+    "WarmupPolyLR",
+    "WarmupMultiStepLR",
+    "SafeCheckpointHook",
+    "ResumableIterBasedTrainLoop",
+    "enable_amp",
+    "select_dist_backend",
+    "to_plain",
+    "from_plain",
+    "capture_rng_state",
+    "restore_rng_state",
+    "load_local_weights_only",
+    "convert_checkpoint",
+]

@@ -1,0 +1,79 @@
+"""Turn a config plus command-line flags into an mmengine ``Runner`` (used by tools/train.py, test.py)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def apply_common_flags(cfg: Config, config_path: str, work_dir: Optional[str], launcher: str,
+                       cfg_options: Optional[dict]) -> Config:
+    """``--cfg-options``, ``--work-dir`` (default ``work_dirs/<config name>``) and ``--launcher``."""
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get("work_dir") is None:
+        cfg.work_dir = str(Path("work_dirs") / Path(config_path).stem)
+    cfg.launcher = launcher
+    return cfg
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> Config:
+    """``--resume`` (latest checkpoint of the work dir) or ``--resume CKPT``."""
+    if resume is None:
+        return cfg
+    cfg.resume = True
+    cfg.load_from = None if resume == "auto" else resume
+    return cfg
+
+
+def setup_distributed(cfg: Config) -> Config:
+    """Prepare multi-process runs started by torchrun (``--launcher pytorch``) or slurm.
+
+    On GPU machines mmengine initialises NCCL itself. Without CUDA, mmengine 0.10.7 would call
+    ``torch.cuda.set_device``; here the gloo process group is initialised first (mmengine then skips
+    its own) and DDP is built with ``device_ids=None``, which is what CPU modules need.
+    ``find_unused_parameters`` in the config is honoured either way.
+    """
+    from segformers.engine import select_dist_backend
+
+    select_dist_backend(cfg)
+    if cfg.launcher == "none" or torch.cuda.is_available():
+        return cfg
+    if cfg.launcher == "slurm":
+        os.environ.setdefault("RANK", os.environ.get("SLURM_PROCID", "0"))
+        os.environ.setdefault("WORLD_SIZE", os.environ.get("SLURM_NTASKS", "1"))
+        os.environ.setdefault("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0"))
+        os.environ.setdefault("MASTER_PORT", "29500")
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    wrapper = dict(cfg.get("model_wrapper_cfg") or {})
+    wrapper.setdefault("type", "MMDistributedDataParallel")
+    wrapper["device_ids"] = None
+    wrapper.setdefault("broadcast_buffers", False)
+    wrapper.setdefault("find_unused_parameters", bool(cfg.get("find_unused_parameters", False)))
+    cfg.model_wrapper_cfg = wrapper
+    return cfg
+
+
+def build_runner(cfg: Config):  # noqa: ANN201
+    """``Runner.from_cfg`` after importing every segformers registry location."""
+    import segformers.data  # noqa: F401
+    import segformers.engine  # noqa: F401  (also makes checkpoint loading weights_only-safe)
+    import segformers.engine.dataset_meta_hook  # noqa: F401
+    import segformers.evaluation  # noqa: F401
+    import segformers.models  # noqa: F401
+    from mmengine.runner import Runner
+
+    cfg.setdefault("default_scope", "segformers")
+    hooks = list(cfg.get("custom_hooks") or [])
+    if not any(h.get("type") == "DatasetMetaHook" for h in hooks):
+        hooks.append(dict(type="DatasetMetaHook"))
+    cfg.custom_hooks = hooks
+    return Runner.from_cfg(cfg)

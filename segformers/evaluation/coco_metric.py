@@ -1,0 +1,162 @@
+"""COCO mask AP through pycocotools' ``COCOeval`` (the evaluator behind the papers' instance numbers).
+
+Per data sample it reads
+
+* metainfo ``img_id``: the image's ``id`` in the COCO annotation file ``ann_file``;
+* ``pred['instances']``: a dict with ``scores [N]`` float, ``labels [N]`` int (contiguous in ``[0, K)``)
+  and ``masks [N, H, W]`` bool at the original image size (the file's ``height x width``).
+
+Contiguous labels map to the file's category ids through ``dataset_meta['cat_ids']`` (the dataset's
+original id of each contiguous label, e.g. the 133 COCO panoptic ids) when present, else through the
+sorted category ids of ``ann_file`` (detectron2's mapping for COCO instance segmentation). Masks are
+RLE-encoded in ``process`` so only compact strings travel between ranks. Only the processed images are
+evaluated.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pycocotools.mask as mask_util
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from ..registry import METRICS
+from .utils import as_dict, format_table, prediction, require, to_tensor
+
+COCO_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+
+
+def encode_instances(instances: Any, name: str = "pred['instances']") -> dict[str, Any]:
+    """``{"scores", "labels", "rles"}``: numpy scores/labels and compressed RLEs (str counts) per mask."""
+    if not isinstance(instances, dict) or not {"scores", "labels", "masks"} <= set(instances):
+        got = sorted(instances) if isinstance(instances, dict) else type(instances).__name__
+        raise KeyError(f"{name} must be a dict with 'scores', 'labels' and 'masks', got {got}.")
+    masks = to_tensor(instances["masks"], f"{name}['masks']")
+    if masks.ndim != 3:
+        raise ValueError(f"{name}['masks'] must be [N, H, W], got {tuple(masks.shape)}.")
+    scores = to_tensor(instances["scores"], f"{name}['scores']").detach().float().cpu().numpy()
+    labels = to_tensor(instances["labels"], f"{name}['labels']").cpu().numpy().astype(np.int64)
+    if not len(scores) == len(labels) == masks.shape[0]:
+        raise ValueError(f"{name}: scores, labels and masks disagree on N ({len(scores)}, {len(labels)}, {masks.shape[0]}).")
+    binary = np.asfortranarray(masks.bool().cpu().numpy().transpose(1, 2, 0).astype(np.uint8))
+    rles = mask_util.encode(binary) if len(scores) else []
+    for rle in rles:
+        rle["counts"] = rle["counts"].decode("ascii")
+    return {"scores": scores, "labels": labels, "rles": list(rles), "size": tuple(masks.shape[-2:])}
+
+
+def coco_mask_eval(coco_gt: COCO, detections: list[dict], img_ids: list[int]) -> tuple[COCOeval, str]:
+    """Run ``COCOeval(iouType='segm')`` on ``img_ids``; returns the evaluator and its printed summary."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        coco_dt = coco_gt.loadRes(detections)
+        evaluator = COCOeval(coco_gt, coco_dt, iouType="segm")
+        evaluator.params.imgIds = sorted(img_ids)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator, buffer.getvalue()
+
+
+def per_category_ap(evaluator: COCOeval) -> list[float]:
+    """AP (percent) per category in ``params.catIds`` order; NaN for categories without ground truth."""
+    precision = evaluator.eval["precision"]  # [T, R, K, A, M]
+    out = []
+    for k in range(precision.shape[2]):
+        p = precision[:, :, k, 0, -1]
+        p = p[p > -1]
+        out.append(100 * float(np.mean(p)) if p.size else float("nan"))
+    return out
+
+
+@METRICS.register_module()
+class CocoInstanceMetric(BaseMetric):
+    """COCO mask AP, AP50, AP75, APs, APm, APl (percent) with pycocotools.
+
+    Args:
+        ann_file: COCO-format instance annotation JSON of the evaluated split.
+        classwise: also return ``AP-<class>`` (the per-class table is always logged).
+        collect_device, prefix, collect_dir: as in mmengine's ``BaseMetric`` (prefix ``segm``).
+    """
+
+    default_prefix: Optional[str] = "segm"
+
+    def __init__(
+        self,
+        ann_file: str,
+        classwise: bool = False,
+        collect_device: str = "cpu",
+        prefix: Optional[str] = None,
+        collect_dir: Optional[str] = None,
+    ) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
+        self.ann_file = ann_file
+        self.classwise = classwise
+        self._coco: Optional[COCO] = None
+
+    @property
+    def coco(self) -> COCO:
+        """The ground truth, loaded once."""
+        if self._coco is None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._coco = COCO(self.ann_file)
+        return self._coco
+
+    def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
+        """RLE-encode each sample's instances and keep them with its ``img_id``."""
+        for raw in data_samples:
+            sample = as_dict(raw)
+            img_id = int(require(sample, "img_id", type(self).__name__))
+            encoded = encode_instances(prediction(sample, "instances", type(self).__name__))
+            encoded["img_id"] = img_id
+            self.results.append(encoded)
+
+    def label_to_category(self) -> list[int]:
+        """COCO category id of each contiguous label."""
+        meta = self.dataset_meta or {}
+        ids = meta.get("cat_ids") if meta.get("cat_ids") is not None else meta.get("category_ids")
+        return [int(i) for i in ids] if ids is not None else sorted(self.coco.getCatIds())
+
+    def to_detections(self, results: list[dict]) -> list[dict]:
+        """COCO result records; checks image ids, mask sizes and labels."""
+        cat_ids = self.label_to_category()
+        detections = []
+        for r in results:
+            if r["img_id"] not in self.coco.imgs:
+                raise KeyError(f"img_id {r['img_id']} is not an image of {self.ann_file}.")
+            info = self.coco.imgs[r["img_id"]]
+            if r["rles"] and tuple(r["size"]) != (info["height"], info["width"]):
+                raise ValueError(
+                    f"Masks of image {r['img_id']} are {tuple(r['size'])} but the image is "
+                    f"{(info['height'], info['width'])}: predict at the original image size."
+                )
+            for score, label, rle in zip(r["scores"], r["labels"], r["rles"]):
+                if not 0 <= label < len(cat_ids):
+                    raise ValueError(f"Predicted label {label} has no category id ({len(cat_ids)} known).")
+                detections.append(
+                    {"image_id": r["img_id"], "category_id": cat_ids[label], "segmentation": rle, "score": float(score)}
+                )
+        return detections
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        """Evaluate all collected detections; NaN everywhere when there is none."""
+        detections = self.to_detections(results)
+        if not detections:
+            print_log("CocoInstanceMetric: no predicted instances; AP is NaN.", logger="current", level=logging.WARNING)
+            return {k: float("nan") for k in COCO_KEYS}
+        evaluator, summary = coco_mask_eval(self.coco, detections, [r["img_id"] for r in results])
+        # COCOeval reports -1 where no ground truth falls in an area range; detectron2 reports NaN there
+        out = {k: 100 * float(v) if v >= 0 else float("nan") for k, v in zip(COCO_KEYS, evaluator.stats[:6])}
+        names = [self.coco.cats[c]["name"] for c in evaluator.params.catIds]
+        aps = per_category_ap(evaluator)
+        rows = [[n, ap] for n, ap in zip(names, aps)]
+        print_log("\n" + summary + format_table(["category", "AP"], rows), logger="current")
+        if self.classwise:
+            out.update({f"AP-{n}": ap for n, ap in zip(names, aps)})
+        return out
