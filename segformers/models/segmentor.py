@@ -13,6 +13,7 @@ from ..registry import (
     BACKBONES, CRITERIA, MODELS, PIXEL_DECODERS, POSTPROCESSORS, TRANSFORMER_DECODERS,
 )
 from ..structures import DecoderOutput, PixelDecoderOutput, SegDataSample, Targets
+from .backbones.pretrained import init_pretrained_backbone, split_init_cfg
 
 ConfigOrModule = Union[dict, nn.Module]
 
@@ -69,6 +70,7 @@ class MaskFormer(BaseModel):
             data_preprocessor = dict(type="SegDataPreprocessor")
         super().__init__(data_preprocessor=_build(MODELS, data_preprocessor), init_cfg=init_cfg)
         self.num_classes = num_classes
+        backbone, self.backbone_init_cfg = split_init_cfg(backbone)
         self.backbone = _build(BACKBONES, backbone)
         self.pixel_decoder = _build(
             PIXEL_DECODERS, pixel_decoder,
@@ -83,6 +85,12 @@ class MaskFormer(BaseModel):
         self._check_levels()
         self.criterion = None if criterion is None else _build(CRITERIA, criterion, num_classes=num_classes)
         self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="MaskFormerInference"))
+
+    def init_weights(self) -> None:
+        """mmengine's ``init_weights``, then the backbone's ``init_cfg`` (pretrained weights), if any."""
+        super().init_weights()
+        if self.backbone_init_cfg:
+            init_pretrained_backbone(self.backbone, self.backbone_init_cfg)
 
     def set_dataset_meta(self, meta: dict) -> None:
         """Take the thing classes from a dataset's metainfo (``is_thing`` per class or ``thing_ids``)
