@@ -4,6 +4,7 @@ from .base import BaseSegDataset, complete_metainfo, default_palette, load_metai
 from .cityscapes import CityscapesDataset, CityscapesInstanceDataset, CityscapesPanopticDataset
 from .coco import CocoInstanceDataset, CocoPanopticDataset
 from .custom import CustomSemanticDataset
+from . import zoo_datasets  # noqa: F401  (ADE20K-Full, COCO-Stuff-10K, Mapillary Vistas)
 
 __all__ = [
     "BaseSegDataset",

@@ -1,0 +1,13 @@
+# Mask2Former on ADE20K semantic at 640 (the Swin-B/L `*_res640.yaml` configs):
+# 150 classes, 100 queries, 640x640 crop, batch 16, 160k iters poly, AMP; test: semantic only.
+_base_ = [
+    "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/ade20k_640.py",
+    "../../_base_/schedules/schedule_poly_160k.py", "../../_base_/default_runtime.py",
+]
+backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
+num_classes = 150
+model = dict(
+    num_classes=num_classes,
+    postprocessor=dict(semantic_on=True, instance_on=False, panoptic_on=False),
+)
+optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

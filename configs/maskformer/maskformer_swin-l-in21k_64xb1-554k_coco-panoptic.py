@@ -1,0 +1,15 @@
+# Official config: configs/coco-panoptic/swin/maskformer_panoptic_swin_large_IN21k_384_bs64_554k.yaml
+# Official weights: model_final_7505c4.pkl (model 43219274)
+_base_ = ["./_base_/coco-panoptic-swin.py", "../_base_/backbones/swin.py"]
+backbone_checkpoint = "swin_large_patch4_window12_384_22k.pkl"
+model = dict(backbone=dict(_delete_=True, **_base_.swin_l))
+# Swin-L: MAX_SIZE_TRAIN 1000
+train_pipeline = [
+    dict(type="LoadImageFromFile"),
+    dict(type="LoadSegAnnotations", with_sem_seg=False),
+    dict(type="RandomFlip", prob=0.5),
+    dict(type="ResizeShortestEdge", short_edge_length=[480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800],
+         max_size=1000, sample_style="choice"),
+    dict(type="PackSegInputs", drop_empty=False),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
