@@ -72,3 +72,17 @@ def test_cfg_options_override_reaches_the_model():
         model = build_model(cfg)
     assert model.transformer_decoder.class_embed.out_features == 20
     assert model.transformer_decoder.query_feat.num_embeddings == 50
+
+
+def test_print_config_tool_applies_inheritance_and_overrides():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools/print_config.py"), str(ROOT / "configs/_base_/models/mask2former_swin-t.py"),
+         "--cfg-options", "model.num_classes=19", "model.transformer_decoder.num_queries=50"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout
+    assert "type='SwinTransformer'" in out or 'type="SwinTransformer"' in out  # inherited + swapped backbone
+    assert "num_classes=19" in out and "num_queries=50" in out
+    assert "MSDeformAttnPixelDecoder" in out  # kept from the R50 base
