@@ -102,7 +102,15 @@ def hf_criterion_cfg(config: dict, family: str) -> dict:
 
 
 def hf_model_cfg(config: dict) -> dict:
-    """A segformers ``model`` config equivalent to the HF model config."""
+    """A segformers ``model`` config equivalent to the HF model config.
+
+    The postprocessor is :class:`~segformers.models.postprocess_hf.HFImageProcessorInference` (semantic
+    on; instance on for Mask2Former), so that ``inference()`` on the converted checkpoint gives the same
+    maps as the ``transformers`` model followed by ``MaskFormerImageProcessor`` post-processing
+    (class and mask scores combined at 1/4 resolution, then resized to the original size). For the
+    official MaskFormer / Mask2Former post-processing (mask logits upsampled first) set
+    ``model.postprocessor=dict(type="MaskFormerInference", ...)`` in the written config.
+    """
     family = hf_family(config)
     decoder = hf_transformer_decoder_cfg(config)
     return dict(
@@ -114,9 +122,8 @@ def hf_model_cfg(config: dict) -> dict:
         transformer_decoder=decoder,
         criterion=hf_criterion_cfg(config, family),
         postprocessor=dict(
-            type="MaskFormerInference", semantic_on=True, instance_on=family == "mask2former", panoptic_on=False,
-            panoptic_intersect_mask=family == "mask2former",
-            topk_per_image=min(100, decoder["num_queries"] * num_labels(config)),
+            type="HFImageProcessorInference", semantic_on=True, instance_on=family == "mask2former",
+            panoptic_on=False, threshold=0.5, mask_threshold=0.5, overlap_mask_area_threshold=0.8,
         ),
     )
 

@@ -1,5 +1,7 @@
 """Models: the MaskFormer meta-architecture and every registered component."""
-from . import backbones, losses, matchers, pixel_decoders, postprocess, transformer_decoders  # noqa: F401
+from . import (  # noqa: F401
+    backbones, losses, matchers, pixel_decoders, postprocess, postprocess_hf, transformer_decoders,
+)
 from .segmentor import MaskFormer
 
 __all__ = ["MaskFormer"]

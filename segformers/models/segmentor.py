@@ -180,12 +180,19 @@ class MaskFormer(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[list[SegDataSample]] = None) -> list[SegDataSample]:
-        """Post-processed results per image in ``sample.pred`` at the original image size."""
+        """Post-processed results per image in ``sample.pred`` at the original image size.
+
+        The postprocessor gets the mask logits upsampled to the padded input size, or the decoder's
+        low-resolution logits if it sets ``needs_low_res_masks``; ``batch_input_shape`` is in its metainfo."""
         outputs = self.extract(inputs)
         pad_size = inputs.shape[-2:]
-        masks = F.interpolate(outputs.pred_masks, size=pad_size, mode="bilinear", align_corners=False)
+        if getattr(self.postprocessor, "needs_low_res_masks", False):  # e.g. HFImageProcessorInference
+            masks = outputs.pred_masks
+        else:
+            masks = F.interpolate(outputs.pred_masks, size=pad_size, mode="bilinear", align_corners=False)
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(img_shape=tuple(pad_size))) for _ in range(len(inputs))]
         for i, sample in enumerate(data_samples):
-            sample.pred = self.postprocessor(outputs.pred_logits[i], masks[i], dict(sample.metainfo))
+            meta = {"batch_input_shape": tuple(pad_size), **sample.metainfo}
+            sample.pred = self.postprocessor(outputs.pred_logits[i], masks[i], meta)
         return data_samples
