@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> dict:
     apply_common_flags(cfg, args.config, args.work_dir, args.launcher, args.cfg_options)
     cfg.load_from = args.checkpoint
     setup_distributed(cfg)
-    return build_runner(cfg).test()
+    return build_runner(cfg, loader="test_dataloader").test()
 
 
 if __name__ == "__main__":

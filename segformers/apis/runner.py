@@ -62,8 +62,9 @@ def setup_distributed(cfg: Config) -> Config:
     return cfg
 
 
-def build_runner(cfg: Config):  # noqa: ANN201
-    """``Runner.from_cfg`` after importing every segformers registry location."""
+def build_runner(cfg: Config, loader: str = "train_dataloader"):  # noqa: ANN201
+    """``Runner.from_cfg`` after importing every segformers registry location and setting the torch
+    threads of this process (``env_cfg.num_threads``, counting the workers of ``cfg[loader]``)."""
     import segformers.data  # noqa: F401
     import segformers.engine  # noqa: F401  (also makes checkpoint loading weights_only-safe)
     import segformers.engine.dataset_meta_hook  # noqa: F401
@@ -71,6 +72,9 @@ def build_runner(cfg: Config):  # noqa: ANN201
     import segformers.models  # noqa: F401
     from mmengine.runner import Runner
 
+    from segformers.engine.threads import setup_num_threads
+
+    setup_num_threads(cfg, loader)
     cfg.setdefault("default_scope", "segformers")
     hooks = list(cfg.get("custom_hooks") or [])
     if not any(h.get("type") == "DatasetMetaHook" for h in hooks):
