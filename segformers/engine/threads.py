@@ -2,12 +2,13 @@
 
 On a small CPU machine torch's default, one OpenMP thread per core, competes with the dataloader
 workers and with other processes, and every small op then waits at a barrier for a descheduled
-thread: a quick-start training step took 4.8 s with 2 threads and 1.6 s with 1 on a busy 2-core
-machine (docs/training.md). ``env_cfg.num_threads`` chooses the count before the Runner is built:
+thread: on a 2-core machine running one other job, a quick-start training step took 12-20 s with
+2 threads and 0.8 s with 1; idle, 2 threads were only 10-25 % faster (docs/training.md).
+``env_cfg.num_threads`` chooses the count before the Runner is built:
 
 * ``"auto"`` (the default): the cores this process may use (CPU affinity, shared by the local ranks
-  of a multi-process run) minus the dataloader workers, at least 1, and never more than torch's
-  current count;
+  of a multi-process run) minus one per dataloader worker and one left for everything else, at least
+  1 and never more than torch's current count (2 cores: 1 thread);
 * an ``int``: that many threads;
 * ``None``: torch's default.
 
@@ -44,7 +45,7 @@ def resolve_num_threads(setting: ThreadSetting, num_workers: int, cores: int, lo
     if setting is None:
         return None
     if setting == "auto":
-        threads = max(cores // max(local_procs, 1) - max(num_workers, 0), 1)
+        threads = max(cores // max(local_procs, 1) - max(num_workers, 0) - 1, 1)
         return threads if current is None else min(threads, current)
     if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
         raise ValueError(f"env_cfg.num_threads must be 'auto', a positive int or None, got {setting!r}.")

@@ -15,7 +15,6 @@ import os.path as osp
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
@@ -25,8 +24,8 @@ from segformers.registry import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "configs" / "quickstart"
-M2F = str(QUICKSTART / "mask2former_r18-tiny_1xb8-1500it_toy-panoptic.py")
-MF = str(QUICKSTART / "maskformer_r18-tiny_1xb8-1500it_toy-panoptic.py")
+M2F = str(QUICKSTART / "mask2former_r18-tiny_1xb4-1200it_toy-panoptic.py")
+MF = str(QUICKSTART / "maskformer_r18-tiny_1xb4-1200it_toy-panoptic.py")
 SIZE = 64
 
 
@@ -46,7 +45,7 @@ class LossRecorderHook(Hook):
         self.losses: dict[int, float] = {}
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:  # noqa: ANN001
-        self.losses[batch_idx + 1] = float(outputs["loss"])
+        self.losses[batch_idx + 1] = float(outputs["loss"].detach())
         _dump(osp.join(runner.work_dir, f"losses_rank{get_rank()}.json"), self.losses)
         if self.crash_after is not None and batch_idx + 1 == self.crash_after:
             raise KeyboardInterrupt(f"simulated crash after iteration {batch_idx + 1}")
@@ -141,8 +140,3 @@ def write_tiny_config(path: str, base: str, overrides: dict) -> str:
     lines = [f"_base_ = [{base!r}]"] + [f"{key} = {value!r}" for key, value in overrides.items()]
     Path(path).write_text("\n".join(lines) + "\n")
     return path
-
-
-def param_vector(model: torch.nn.Module) -> torch.Tensor:
-    """All parameters flattened into one vector (a copy)."""
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
