@@ -213,11 +213,98 @@ def test_classes_and_thing_ids_follow_dataset_metainfo(name):
         assert list(post.thing_ids) == [i for i, t in enumerate(meta["is_thing"]) if t]
 
 
-def test_maskformer_coco_panoptic_resize_and_swin_l_max_size():
-    for name in (n for n in BY_NAME if n.startswith("maskformer_") and n.endswith("coco-panoptic")):
-        resize = _train_step(config(name), "ResizeShortestEdge")  # DETR-style, MIN_SIZE_TRAIN 480..800
-        assert list(resize["short_edge_length"]) == list(range(480, 801, 32))
-        assert resize["max_size"] == (1000 if "swin-l" in name else 1333)
+def test_maskformer_coco_panoptic_uses_the_detr_panoptic_augmentation():
+    """official.md §2.8: flip, then with p 0.5 either ResizeShortestEdge(480..800 step 32, max 1333, choice)
+    or [ResizeShortestEdge([400, 500, 600], choice), RandomCrop absolute_range (384, 600), the same resize]."""
+    names = [n for n in BY_NAME if n.startswith("maskformer_") and n.endswith("coco-panoptic")]
+    assert len(names) == 6
+    for name in names:
+        pipeline = config(name).train_dataloader.dataset.pipeline
+        assert [t["type"] for t in pipeline] == [
+            "LoadImageFromFile", "LoadSegAnnotations", "RandomFlip", "RandomChoice", "PackSegInputs"]
+        assert pipeline[2]["prob"] == 0.5 and pipeline[-1]["drop_empty"] is False
+        choice = pipeline[3]
+        assert list(choice["prob"]) == [0.5, 0.5]
+        plain, crop = choice["transforms"]
+        final = dict(type="ResizeShortestEdge", short_edge_length=list(range(480, 801, 32)),
+                     max_size=1000 if "swin-l" in name else 1333, sample_style="choice")
+        assert [dict(t, short_edge_length=list(t["short_edge_length"])) for t in plain] == [final]
+        assert [t["type"] for t in crop] == ["ResizeShortestEdge", "RandomCrop", "ResizeShortestEdge"]
+        first, cut, last = crop
+        assert list(first["short_edge_length"]) == [400, 500, 600] and first["sample_style"] == "choice"
+        assert first.get("max_size", 10**9) >= 10**9  # no long-side limit before the crop (detectron2 default)
+        assert (cut["crop_type"], tuple(cut["crop_size"])) == ("absolute_range", (384, 600))
+        assert dict(last, short_edge_length=list(last["short_edge_length"])) == final
+
+
+# --- schedules ------------------------------------------------------------------------------------
+def test_schedule_lengths_come_from_schedule_files():
+    zoo_files = sorted((ROOT / "configs").glob("mask*/**/*.py"))
+    assert len(zoo_files) > len(LEAVES)  # the leaves and the per-dataset bases
+    for path in zoo_files:
+        text = path.read_text()
+        for key in ("max_iters =", "train_cfg ="):
+            assert key not in text, f"{path.relative_to(ROOT)} sets {key!r}: inherit a schedule file"
+    schedules = {load_config(p).train_cfg.max_iters: p.name
+                 for p in (ROOT / "configs/_base_/schedules").glob("schedule_*.py")}
+    assert set(SCHEDULE_ITERS.values()) <= set(schedules)
+    for name in BY_NAME:  # the resolved schedule is that file's, warm-up aside (MaskFormer Swin)
+        cfg = config(name)
+        ref = load_config(ROOT / "configs/_base_/schedules" / schedules[cfg.train_cfg.max_iters])
+        got, want = dict(cfg.param_scheduler[0]), dict(ref.param_scheduler[0])
+        for key in ("warmup_iters", "warmup_factor"):
+            got.pop(key), want.pop(key)
+        assert got == want and cfg.train_cfg == ref.train_cfg, name
+
+
+# --- evaluators -----------------------------------------------------------------------------------
+PAN, SEM, INS = "PanopticMetric", "SemSegMetric", "CocoInstanceMetric"
+CS_PAN, CS_SEM, CS_INS = "CityscapesPanopticMetric", "CityscapesSemSegMetric", "CityscapesInstanceMetric"
+EVALUATORS = {  # official.md §2.3 (Mask2Former train_net.py); MaskFormer predicts no instances (§2.8)
+    ("mask2former", "coco-panoptic"): [PAN, SEM, INS],
+    ("mask2former", "coco-instance"): [INS],
+    ("mask2former", "ade20k-panoptic"): [PAN, SEM, INS],
+    ("mask2former", "ade20k-instance"): [INS],
+    ("mask2former", "cityscapes-512x1024"): [CS_SEM],
+    ("mask2former", "cityscapes-panoptic"): [CS_PAN, CS_SEM, CS_INS],
+    ("mask2former", "cityscapes-instance"): [CS_INS],
+    ("mask2former", "mapillary-panoptic"): [PAN, SEM],
+    ("maskformer", "coco-panoptic"): [PAN],
+    ("maskformer", "ade20k-panoptic"): [PAN, SEM],
+    ("maskformer", "cityscapes-512x1024"): [CS_SEM],
+}
+NEEDS = {SEM: "semantic_on", CS_SEM: "semantic_on", PAN: "panoptic_on", CS_PAN: "panoptic_on",
+         INS: "instance_on", CS_INS: "instance_on"}
+VAL_FILES = {  # the ground truth each metric reads, relative to data_root
+    "coco-panoptic": "annotations/instances_val2017.json", "coco-instance": "annotations/instances_val2017.json",
+    "ade20k-panoptic": "ade20k_instance_val.json", "ade20k-instance": "ade20k_instance_val.json",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_test_evaluator_is_the_official_one_and_builds(name):
+    from segformers.evaluation import CocoInstanceMetric, SemSegMetric
+    from segformers.registry import METRICS
+
+    cfg, (algo, _, _, _, _, dataset) = config(name), split_name(name)
+    assert "test_evaluator" in cfg and cfg.test_evaluator == cfg.val_evaluator
+    entries = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    assert [e["type"] for e in entries] == EVALUATORS.get((algo, dataset), [SEM])
+    post, root = cfg.model.postprocessor, cfg.test_dataloader.dataset.data_root
+    for entry in entries:
+        metric = METRICS.build(entry)  # opens no file: the datasets need not exist
+        assert type(metric).__name__ == entry["type"]
+        assert post[NEEDS[entry["type"]]], f"{entry['type']} needs the model's {NEEDS[entry['type']]}"
+        if isinstance(metric, SemSegMetric):
+            ignore = {"mapillary": 65, "ade20k-full": 65535}
+            assert metric.ignore_index == next((v for k, v in ignore.items() if dataset.startswith(k)), 255)
+        if isinstance(metric, CocoInstanceMetric):
+            assert metric.ann_file == root + VAL_FILES[dataset] and metric._coco is None
+        if entry["type"] in (CS_SEM, CS_INS):
+            assert metric.gt_dir == root + "gtFine/val"
+        if entry["type"] == CS_PAN:
+            assert (metric.gt_json, metric.gt_folder) == (
+                root + "gtFine/cityscapes_panoptic_val.json", root + "gtFine/cityscapes_panoptic_val")
 
 
 # --- parameters: rounded to millions, equal to the papers' ---------------------------------------

@@ -1,11 +1,6 @@
 # Official config: configs/coco/panoptic-segmentation/swin/maskformer2_swin_large_IN21k_384_bs16_100ep.yaml
 # Official weights: model_final_f07440.pkl (model 47429163_0)
-_base_ = ["./_base_/coco-panoptic.py", "../_base_/backbones/swin.py"]
+_base_ = ["./_base_/coco-panoptic-100e.py", "../_base_/backbones/swin.py"]
 backbone_checkpoint = "swin_large_patch4_window12_384_22k.pkl"
 model = dict(backbone=dict(_delete_=True, **_base_.swin_l), transformer_decoder=dict(num_queries=200))
 train_dataloader = dict(batch_size=1)  # 16 GPUs x 1 image
-# 100 epochs: 737,500 iterations, lr x0.1 at the same fractions as the 50-epoch schedule
-max_iters = 737500
-param_scheduler = [dict(type="WarmupMultiStepLR", milestones=[655556, 710184], gamma=0.1, warmup_iters=10,
-                        warmup_factor=1.0, by_epoch=False, end=max_iters)]
-train_cfg = dict(max_iters=max_iters)

@@ -3,13 +3,20 @@
 _base_ = ["./_base_/coco-panoptic-swin.py", "../_base_/backbones/swin.py"]
 backbone_checkpoint = "swin_large_patch4_window12_384_22k.pkl"
 model = dict(backbone=dict(_delete_=True, **_base_.swin_l))
-# Swin-L: MAX_SIZE_TRAIN 1000
+# Swin-L: MAX_SIZE_TRAIN 1000 (the final resize of both `detr_panoptic` branches)
+detr_max_size = 1000
 train_pipeline = [
     dict(type="LoadImageFromFile"),
     dict(type="LoadSegAnnotations", with_sem_seg=False),
     dict(type="RandomFlip", prob=0.5),
-    dict(type="ResizeShortestEdge", short_edge_length=[480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800],
-         max_size=1000, sample_style="choice"),
+    dict(type="RandomChoice", prob=[0.5, 0.5], transforms=[
+        [dict(type="ResizeShortestEdge", short_edge_length=_base_.detr_short_edges, max_size=detr_max_size,
+              sample_style="choice")],
+        [dict(type="ResizeShortestEdge", short_edge_length=[400, 500, 600], sample_style="choice"),
+         dict(type="RandomCrop", crop_size=(384, 600), crop_type="absolute_range"),
+         dict(type="ResizeShortestEdge", short_edge_length=_base_.detr_short_edges, max_size=detr_max_size,
+              sample_style="choice")],
+    ]),
     dict(type="PackSegInputs", drop_empty=False),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

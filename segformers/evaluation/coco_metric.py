@@ -2,7 +2,9 @@
 
 Per data sample it reads
 
-* metainfo ``img_id``: the image's ``id`` in the COCO annotation file ``ann_file``;
+* metainfo ``img_id``: the image's ``id`` in the COCO annotation file ``ann_file``; an id that is
+  not one of the file's (ADE20K panoptic names images ``ADE_val_00000001`` while its instance file
+  numbers them) is matched by file name: the stem of ``img_id`` or of ``img_path``;
 * ``pred['instances']``: a dict with ``scores [N]`` float, ``labels [N]`` int (contiguous in ``[0, K)``)
   and ``masks [N, H, W]`` bool at the original image size (the file's ``height x width``).
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os.path as osp
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -99,6 +102,7 @@ class CocoInstanceMetric(BaseMetric):
         self.ann_file = ann_file
         self.classwise = classwise
         self._coco: Optional[COCO] = None
+        self._by_stem: Optional[dict[str, int]] = None
 
     @property
     def coco(self) -> COCO:
@@ -112,10 +116,27 @@ class CocoInstanceMetric(BaseMetric):
         """RLE-encode each sample's instances and keep them with its ``img_id``."""
         for raw in data_samples:
             sample = as_dict(raw)
-            img_id = int(require(sample, "img_id", type(self).__name__))
+            img_id = require(sample, "img_id", type(self).__name__)
             encoded = encode_instances(prediction(sample, "instances", type(self).__name__))
-            encoded["img_id"] = img_id
+            encoded["img_id"] = int(img_id) if isinstance(img_id, (int, np.integer)) else str(img_id)
+            encoded["img_path"] = sample.get("img_path")
             self.results.append(encoded)
+
+    def resolve_image_id(self, record: dict) -> int:
+        """The ``ann_file`` image id of a processed sample (by id, else by file-name stem)."""
+        img_id = record["img_id"]
+        if isinstance(img_id, str) and img_id.isdigit():
+            img_id = int(img_id)
+        if img_id in self.coco.imgs:
+            return img_id
+        if self._by_stem is None:
+            self._by_stem = {osp.splitext(osp.basename(im["file_name"]))[0]: i for i, im in self.coco.imgs.items()}
+        for key in (str(img_id), record.get("img_path") or ""):
+            stem = osp.splitext(osp.basename(key))[0]
+            if stem in self._by_stem:
+                return self._by_stem[stem]
+        raise KeyError(f"img_id {img_id!r} (image {record.get('img_path')}) is neither an image id nor a file name "
+                       f"of {self.ann_file}: evaluate with the annotation file of the same split.")
 
     def label_to_category(self) -> list[int]:
         """COCO category id of each contiguous label."""
@@ -128,8 +149,7 @@ class CocoInstanceMetric(BaseMetric):
         cat_ids = self.label_to_category()
         detections = []
         for r in results:
-            if r["img_id"] not in self.coco.imgs:
-                raise KeyError(f"img_id {r['img_id']} is not an image of {self.ann_file}.")
+            r["img_id"] = self.resolve_image_id(r)
             info = self.coco.imgs[r["img_id"]]
             if r["rles"] and tuple(r["size"]) != (info["height"], info["width"]):
                 raise ValueError(

@@ -116,3 +116,19 @@ def test_wrong_size_and_missing_fields_raise(tmp_path):
     metric = CocoInstanceMetric(ann_file=ann_file)
     metric.process({}, [{"img_id": 11, "pred": {"instances": empty}}])
     assert math.isnan(metric.compute_metrics(metric.results)["AP"])
+
+
+def test_string_image_ids_are_matched_by_file_name(tmp_path):
+    """ADE20K panoptic names its images ``ADE_val_...`` while the instance file numbers them."""
+    ann_file, preds = make_coco(tmp_path, seed=2)
+    metric = CocoInstanceMetric(ann_file=ann_file)
+    samples = [{"img_id": f"{i}", "img_path": f"/data/images/{i}.jpg", "pred": {"instances": p}}
+               for i, p in preds.items()]
+    samples[0]["img_id"] = "ADE_val_00000011"  # not an id of the file: matched by the image path's stem
+    metric.process({}, samples)
+    out = metric.evaluate(len(preds))
+    assert out["segm/AP"] == pytest.approx(100 * direct_pycocotools(ann_file, preds, CAT_IDS)[0], abs=1e-6)
+    metric = CocoInstanceMetric(ann_file=ann_file)
+    metric.process({}, [{"img_id": "ADE_val_9", "img_path": "/x/ADE_val_9.jpg", "pred": {"instances": preds[11]}}])
+    with pytest.raises(KeyError, match="neither an image id nor a file name"):
+        metric.compute_metrics(metric.results)

@@ -55,7 +55,13 @@ Weights are the official detectron2 files (not converted here).
 Each leaf inherits one intermediate base per dataset and task, `configs/{mask2former,maskformer}/_base_/`,
 which composes `configs/_base_/{models,datasets,schedules}` and `default_runtime.py` and sets what the
 official configs set for that dataset (classes, test flags and thresholds, thing ids, norm, solver);
-the leaf swaps the backbone and sets what is specific to it (queries, batch, schedule length).
+the leaf swaps the backbone and sets what is specific to it (queries, batch). Every schedule length is a
+file of `configs/_base_/schedules/` (`schedule_poly_{60k,90k,160k,200k,300k,720k}.py`,
+`schedule_multistep_{368750,554400,737500}.py`); the Mask2Former Swin-L 100-epoch configs inherit
+`coco-{panoptic,instance}-100e.py`. The dataset base configs set `val_evaluator` / `test_evaluator` to
+the official metrics (mIoU; PQ + mIoU + mask AP on COCO and ADE20K panoptic; mask AP; the
+Cityscapes scripts), so `tools/test.py` evaluates any config; MaskFormer panoptic configs drop the
+mask AP, since MaskFormer predicts no instances.
 
 ## How parameters and FLOPs are measured
 
@@ -85,10 +91,6 @@ the leaf swaps the backbone and sets what is specific to it (queries, batch, sch
 
 * `backbone_checkpoint` in each config names the ImageNet weights the official run started from;
   nothing loads them automatically yet, and the official detectron2 weights are not converted here.
-* MaskFormer COCO panoptic: the official `detr_panoptic` mapper picks, with p = 0.5, either a plain
-  multi-scale resize or resize + `absolute_range` crop + resize; segformers has no random-choice
-  transform yet, so the configs use the first branch only (see `configs/maskformer/_base_/coco-panoptic.py`).
-* No `val_evaluator` is set (the dataset base configs do not define one yet).
 * ADE20K-Full class names are placeholders (`ade20k-full-000`, ...): pass the 847 names through
   `metainfo` or `metainfo_file` when they matter.
 """

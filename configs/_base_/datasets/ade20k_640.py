@@ -1,8 +1,8 @@
 # ADE20K semantic at 640 (Swin-B/L `*_res640.yaml`):
 # short side in {int(0.1 * x * 640), x = 5..20} ("choice"), long side <= 2560, 640x640 crop,
 # SSD colour jitter, flip, pad to 640 with 128 / 255. Test: short side 640, long side <= 2560.
-dataset_type = 'ADE20KDataset'
-data_root = 'data/ADEChallengeData2016/'
+# Data, loaders and evaluator as in ./ade20k.py.
+_base_ = './ade20k.py'
 crop_size = (640, 640)
 
 train_pipeline = [
@@ -26,29 +26,6 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        reduce_zero_label=True,
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        reduce_zero_label=True,
-        test_mode=True,
-        pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

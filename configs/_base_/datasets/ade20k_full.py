@@ -52,3 +52,6 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: SemSegEvaluator (mIoU).
+val_evaluator = dict(type='SemSegMetric', ignore_index=ignore_index)
+test_evaluator = val_evaluator

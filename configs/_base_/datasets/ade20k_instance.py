@@ -52,3 +52,6 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: InstanceSegEvaluator (COCO mask AP).
+val_evaluator = dict(type='CocoInstanceMetric', ann_file=data_root + 'ade20k_instance_val.json')
+test_evaluator = val_evaluator

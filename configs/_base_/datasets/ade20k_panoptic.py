@@ -52,3 +52,12 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: COCOPanopticEvaluator (PQ) + InstanceSegEvaluator (mask AP, against
+# `ade20k_instance_val.json`) + SemSegEvaluator (mIoU). MaskFormer (v1) predicts no instances:
+# its configs drop the AP metric.
+val_evaluator = [
+    dict(type='PanopticMetric'),
+    dict(type='SemSegMetric'),
+    dict(type='CocoInstanceMetric', ann_file=data_root + 'ade20k_instance_val.json'),
+]
+test_evaluator = val_evaluator

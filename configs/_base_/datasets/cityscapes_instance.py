@@ -47,3 +47,6 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: CityscapesInstanceEvaluator (cityscapesscripts AP / AP50).
+val_evaluator = dict(type='CityscapesInstanceMetric', gt_dir=data_root + 'gtFine/val')
+test_evaluator = val_evaluator

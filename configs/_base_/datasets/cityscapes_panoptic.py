@@ -51,3 +51,12 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official (TEST flags semantic + instance + panoptic): PQ + CityscapesSemSegEvaluator +
+# CityscapesInstanceEvaluator.
+val_evaluator = [
+    dict(type='CityscapesPanopticMetric', gt_json=data_root + 'gtFine/cityscapes_panoptic_val.json',
+         gt_folder=data_root + 'gtFine/cityscapes_panoptic_val'),
+    dict(type='CityscapesSemSegMetric', gt_dir=data_root + 'gtFine/val'),
+    dict(type='CityscapesInstanceMetric', gt_dir=data_root + 'gtFine/val'),
+]
+test_evaluator = val_evaluator

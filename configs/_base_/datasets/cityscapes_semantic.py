@@ -49,3 +49,6 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: CityscapesSemSegEvaluator (cityscapesscripts IoU / iIoU).
+val_evaluator = dict(type='CityscapesSemSegMetric', gt_dir=data_root + 'gtFine/val')
+test_evaluator = val_evaluator

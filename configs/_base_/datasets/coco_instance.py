@@ -48,3 +48,6 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: COCOEvaluator (mask AP).
+val_evaluator = dict(type='CocoInstanceMetric', ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator

@@ -47,3 +47,11 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official: COCOPanopticEvaluator (PQ) + COCOEvaluator (mask AP, against the instance annotations)
+# + SemSegEvaluator (mIoU). MaskFormer (v1) predicts no instances: its configs drop the AP metric.
+val_evaluator = [
+    dict(type='PanopticMetric'),
+    dict(type='SemSegMetric'),
+    dict(type='CocoInstanceMetric', ann_file=data_root + 'annotations/instances_val2017.json'),
+]
+test_evaluator = val_evaluator

@@ -56,3 +56,9 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Official (TEST flags semantic + panoptic): COCOPanopticEvaluator (PQ) + SemSegEvaluator (mIoU).
+val_evaluator = [
+    dict(type='PanopticMetric'),
+    dict(type='SemSegMetric', ignore_index=ignore_index),
+]
+test_evaluator = val_evaluator

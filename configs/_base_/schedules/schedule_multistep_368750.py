@@ -1,6 +1,6 @@
 # COCO schedule (~50 epochs at batch 16): 368,750 iterations, lr x0.1 at 327,778 and 355,092,
 # detectron2 WarmupMultiStepLR with a 10-iteration linear warm-up of factor 1.0 (a no-op, kept for parity).
-# Swin-L: max_iters 737,500, milestones (655,556, 710,184).
+# Swin-L (100 epochs): schedule_multistep_737500.py.
 _base_ = "./adamw_mask2former.py"
 
 max_iters = 368750

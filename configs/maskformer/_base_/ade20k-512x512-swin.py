@@ -3,5 +3,6 @@
 _base_ = "./ade20k-512x512.py"
 optim_wrapper = dict(optimizer=dict(lr=6e-5, weight_decay=0.01), paramwise_cfg=dict(backbone_multiplier=1.0))
 param_scheduler = [
-    dict(type="WarmupPolyLR", max_iters=160000, power=0.9, warmup_iters=1500, warmup_factor=1e-6, by_epoch=False)
+    dict(type="WarmupPolyLR", max_iters=_base_.max_iters, power=0.9, warmup_iters=1500, warmup_factor=1e-6,
+         by_epoch=False)
 ]

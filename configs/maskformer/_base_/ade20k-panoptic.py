@@ -4,7 +4,7 @@
 # object_mask_threshold 0.7, overlap 0.8.
 _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/ade20k_panoptic.py",
-    "../../_base_/schedules/schedule_poly_160k.py", "../../_base_/default_runtime.py",
+    "../../_base_/schedules/schedule_poly_720k.py", "../../_base_/default_runtime.py",
 ]
 backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 thing_ids = [
@@ -22,7 +22,7 @@ model = dict(
                        thing_ids=thing_ids),
 )
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))
-max_iters = 720000
-param_scheduler = [dict(type="WarmupPolyLR", max_iters=max_iters, power=0.9, warmup_iters=0, warmup_factor=1.0,
-                        by_epoch=False)]
-train_cfg = dict(max_iters=max_iters)
+# MaskFormer predicts semantic + panoptic results only (no instances); the official MaskFormer evaluates
+# ADE20K panoptic with COCOPanopticEvaluator (PQ) + SemSegEvaluator (mIoU): no mask-AP metric here.
+val_evaluator = [dict(type="PanopticMetric"), dict(type="SemSegMetric")]
+test_evaluator = val_evaluator

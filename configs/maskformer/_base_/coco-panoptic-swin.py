@@ -8,4 +8,4 @@ model = dict(
 )
 optim_wrapper = dict(optimizer=dict(lr=6e-5, weight_decay=0.01), paramwise_cfg=dict(backbone_multiplier=1.0))
 param_scheduler = [dict(type="WarmupMultiStepLR", milestones=[369600], gamma=0.1, warmup_iters=1500,
-                        warmup_factor=1e-6, by_epoch=False, end=554400)]
+                        warmup_factor=1e-6, by_epoch=False, end=_base_.max_iters)]

@@ -5,7 +5,7 @@
 # weight decay 1e-4, no AMP; test: semantic + panoptic (MaskFormer rule), object_mask_threshold 0.8, overlap 0.8.
 _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/coco_panoptic.py",
-    "../../_base_/schedules/schedule_multistep_368750.py", "../../_base_/default_runtime.py",
+    "../../_base_/schedules/schedule_multistep_554400.py", "../../_base_/default_runtime.py",
 ]
 backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 133
@@ -19,22 +19,30 @@ model = dict(
     postprocessor=dict(semantic_on=True, panoptic_on=True, object_mask_threshold=0.8, overlap_threshold=0.8,
                        thing_ids=list(range(80))),
 )
-# The `detr_panoptic` mapper draws one of two branches with p = 0.5:
-#   (a) flip, ResizeShortestEdge(480..800 step 32, max 1333, "choice")                      <- used here
-#   (b) flip, ResizeShortestEdge([400, 500, 600], "choice"), RandomCrop("absolute_range", (384, 600)),
-#       ResizeShortestEdge(480..800 step 32, max 1333, "choice")
-# segformers has no random-choice transform yet, so only branch (a) is configured.
+# The `detr_panoptic` mapper (DETR-style): flip, then with p = 0.5 one of two branches:
+#   (a) ResizeShortestEdge(480..800 step 32, max 1333, "choice");
+#   (b) ResizeShortestEdge([400, 500, 600], "choice"), RandomCrop("absolute_range", (384, 600)),
+#       ResizeShortestEdge(480..800 step 32, max 1333, "choice").
+# Segments cropped away keep their (empty) masks, as in the official mapper (drop_empty=False).
+detr_short_edges = [480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800]
+detr_max_size = 1333  # MAX_SIZE_TRAIN (Swin-L: 1000)
 train_pipeline = [
     dict(type="LoadImageFromFile"),
     dict(type="LoadSegAnnotations", with_sem_seg=False),
     dict(type="RandomFlip", prob=0.5),
-    dict(type="ResizeShortestEdge", short_edge_length=[480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800],
-         max_size=1333, sample_style="choice"),
+    dict(type="RandomChoice", prob=[0.5, 0.5], transforms=[
+        [dict(type="ResizeShortestEdge", short_edge_length=detr_short_edges, max_size=detr_max_size,
+              sample_style="choice")],
+        [dict(type="ResizeShortestEdge", short_edge_length=[400, 500, 600], sample_style="choice"),
+         dict(type="RandomCrop", crop_size=(384, 600), crop_type="absolute_range"),
+         dict(type="ResizeShortestEdge", short_edge_length=detr_short_edges, max_size=detr_max_size,
+              sample_style="choice")],
+    ]),
     dict(type="PackSegInputs", drop_empty=False),
 ]
 train_dataloader = dict(batch_size=1, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))
-max_iters = 554400
-param_scheduler = [dict(type="WarmupMultiStepLR", milestones=[369600], gamma=0.1, warmup_iters=10, warmup_factor=1.0,
-                        by_epoch=False, end=max_iters)]
-train_cfg = dict(max_iters=max_iters)
+# MaskFormer predicts semantic + panoptic results only (no instances), and the official MaskFormer
+# evaluates COCO panoptic with COCOPanopticEvaluator (PQ): no mask-AP metric here.
+val_evaluator = [dict(type="PanopticMetric")]
+test_evaluator = val_evaluator

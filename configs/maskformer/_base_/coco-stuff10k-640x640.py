@@ -2,13 +2,9 @@
 # 640x640 crop, batch 32 (8 GPUs x 4), 60k iters poly, AdamW lr 1e-4, weight decay 1e-4; test: semantic.
 _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/coco_stuff10k.py",
-    "../../_base_/schedules/schedule_poly_160k.py", "../../_base_/default_runtime.py",
+    "../../_base_/schedules/schedule_poly_60k.py", "../../_base_/default_runtime.py",
 ]
 backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 171
 model = dict(num_classes=num_classes)
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))
-max_iters = 60000
-param_scheduler = [dict(type="WarmupPolyLR", max_iters=max_iters, power=0.9, warmup_iters=0, warmup_factor=1.0,
-                        by_epoch=False)]
-train_cfg = dict(max_iters=max_iters)

@@ -1,5 +1,6 @@
 """Data transforms (registered in ``segformers.registry.TRANSFORMS``)."""
 from .base import BaseTransform, RandomTransform
+from .compose import RandomChoice
 from .formatting import PackSegInputs, segment_targets
 from .geometric import (
     FixedSizeCrop,
@@ -23,6 +24,7 @@ __all__ = [
     "FixedSizeCrop",
     "RandomCrop",
     "RandomFlip",
+    "RandomChoice",
     "Pad",
     "ColorAugSSD",
     "PackSegInputs",
