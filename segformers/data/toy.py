@@ -2,10 +2,10 @@
 
 A scene has 2-4 "stuff" regions (Voronoi cells with wavy borders), each drawn with the texture of
 its class on a random base colour: the four stuff classes share one colour distribution and
-differ by texture (stripes, checks, dots, grain). Up to five "things" (disk, square, triangle,
-cross) of random size, rotation and colour (independent of the class: only the shape tells it)
-are painted on top, often overlapping; a smooth-noise "void" blob (no class) and Gaussian noise
-make the task less trivial. Some things are crowd regions.
+differ by texture (stripes, checks, dots, grain). Two to seven "things" (disk, square, triangle,
+cross; none in a few scenes) of random size, rotation and colour (independent of the class: only
+the shape tells it) are painted on top; half of them partly cover an earlier one. A smooth-noise
+"void" blob (no class) and Gaussian noise make the task less trivial. Some things are crowd regions.
 
 Ground truth is one :class:`ToySegment` per visible segment (stuff merged per class, things per
 instance, occluded parts removed); :meth:`ToyScene.sem_seg` / :meth:`ToyScene.pan_seg` render the
@@ -33,6 +33,11 @@ SPLITS = {"train": 1, "val": 2}
 IGNORE_INDEX = 255
 CROWD_PROB = 0.1
 VOID_PROB = 0.6
+NO_THING_PROB = 0.05
+THINGS_PER_SCENE = (2, 7)  # inclusive range when the scene has things
+THING_RADIUS = (0.1, 0.22)  # fraction of the short side
+OVERLAP_PROB = 0.5
+OVERLAP_DISTANCE = (0.9, 1.5)  # centre distance to the covered thing, in radii: partial cover
 
 
 @dataclass
@@ -187,16 +192,18 @@ _Thing = tuple[int, bool, np.ndarray, list[float]]
 
 
 def _place_things(img: np.ndarray, rng: np.random.Generator) -> list[_Thing]:
-    """Paint 0-5 things; returns (label, iscrowd, full mask, polygon) in paint order."""
+    """Paint the things; returns (label, iscrowd, full mask, polygon) in paint order."""
     h, w = img.shape[:2]
     things: list[_Thing] = []
     centers: list[np.ndarray] = []
     y, x = _grid(h, w)
-    for _ in range(int(rng.integers(0, 6))):
+    count = 0 if rng.random() < NO_THING_PROB else int(rng.integers(THINGS_PER_SCENE[0], THINGS_PER_SCENE[1] + 1))
+    for _ in range(count):
         cls = int(rng.integers(len(TOY_THINGS)))
-        r = rng.uniform(0.08, 0.2) * min(h, w)
-        if centers and rng.random() < 0.5:  # overlap a previous thing
-            cy, cx = centers[int(rng.integers(len(centers)))] + rng.normal(0, r, 2)
+        r = rng.uniform(*THING_RADIUS) * min(h, w)
+        if centers and rng.random() < OVERLAP_PROB:  # partly cover a previous thing
+            angle, dist = rng.uniform(0, 2 * np.pi), rng.uniform(*OVERLAP_DISTANCE) * r
+            cy, cx = centers[int(rng.integers(len(centers)))] + dist * np.array([np.sin(angle), np.cos(angle)])
         else:
             cy, cx = rng.uniform(r / 2, h - r / 2), rng.uniform(r / 2, w - r / 2)
         polygon = _shape_polygon(TOY_THINGS[cls], cy, cx, r, rng.uniform(0, 2 * np.pi))

@@ -1,7 +1,7 @@
 # The MaskFormer twin of the quick start: same backbone, data, schedule and speed settings; FPN pixel
 # decoder, DETR decoder on res5, focal + dice losses on full 1/4-resolution masks, MaskFormer panoptic
 # post-processing. `CONFIG=<this file> bash tools/quickstart.sh work_dirs/quickstart_maskformer`.
-_base_ = ["./mask2former_r18-tiny_1xb4-1200it_toy-panoptic.py"]
+_base_ = ["./mask2former_r18-tiny_2xb4-1000it_toy-panoptic.py"]
 model = dict(
     pixel_decoder=dict(_delete_=True, type="FPNPixelDecoder", conv_dim=64, mask_dim=64, norm="GN"),
     transformer_decoder=dict(_delete_=True, type="StandardTransformerDecoder", in_feature="res5",
