@@ -144,33 +144,33 @@ class CocoInstanceMetric(BaseMetric):
         ids = meta.get("cat_ids") if meta.get("cat_ids") is not None else meta.get("category_ids")
         return [int(i) for i in ids] if ids is not None else sorted(self.coco.getCatIds())
 
-    def to_detections(self, results: list[dict]) -> list[dict]:
-        """COCO result records; checks image ids, mask sizes and labels."""
+    def to_detections(self, results: list[dict], img_ids: list[int]) -> list[dict]:
+        """COCO result records of ``results`` with their ``ann_file`` image ids; checks sizes and labels."""
         cat_ids = self.label_to_category()
         detections = []
-        for r in results:
-            r["img_id"] = self.resolve_image_id(r)
-            info = self.coco.imgs[r["img_id"]]
+        for r, img_id in zip(results, img_ids):
+            info = self.coco.imgs[img_id]
             if r["rles"] and tuple(r["size"]) != (info["height"], info["width"]):
                 raise ValueError(
-                    f"Masks of image {r['img_id']} are {tuple(r['size'])} but the image is "
+                    f"Masks of image {img_id} are {tuple(r['size'])} but the image is "
                     f"{(info['height'], info['width'])}: predict at the original image size."
                 )
             for score, label, rle in zip(r["scores"], r["labels"], r["rles"]):
                 if not 0 <= label < len(cat_ids):
                     raise ValueError(f"Predicted label {label} has no category id ({len(cat_ids)} known).")
                 detections.append(
-                    {"image_id": r["img_id"], "category_id": cat_ids[label], "segmentation": rle, "score": float(score)}
+                    {"image_id": img_id, "category_id": cat_ids[label], "segmentation": rle, "score": float(score)}
                 )
         return detections
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Evaluate all collected detections; NaN everywhere when there is none."""
-        detections = self.to_detections(results)
+        img_ids = [self.resolve_image_id(r) for r in results]
+        detections = self.to_detections(results, img_ids)
         if not detections:
             print_log("CocoInstanceMetric: no predicted instances; AP is NaN.", logger="current", level=logging.WARNING)
             return {k: float("nan") for k in COCO_KEYS}
-        evaluator, summary = coco_mask_eval(self.coco, detections, [r["img_id"] for r in results])
+        evaluator, summary = coco_mask_eval(self.coco, detections, img_ids)
         # COCOeval reports -1 where no ground truth falls in an area range; detectron2 reports NaN there
         out = {k: 100 * float(v) if v >= 0 else float("nan") for k, v in zip(COCO_KEYS, evaluator.stats[:6])}
         names = [self.coco.cats[c]["name"] for c in evaluator.params.catIds]

@@ -111,7 +111,7 @@ class HFImageProcessorInference:
         if self.panoptic_on:
             result["panoptic_seg"] = self._panoptic(outputs, target, num_classes, metainfo)
         if self.instance_on:
-            result["instances"] = self._instances(outputs, mask_cls, target)
+            result["instances"] = self._instances(mask_cls, mask_pred, target)
         return result
 
     def _panoptic(  # noqa: ANN001
@@ -139,31 +139,17 @@ class HFImageProcessorInference:
         ]
         return seg.to(torch.int32), segments
 
-    def _instances(self, outputs: dict, mask_cls: Tensor, target) -> dict[str, Tensor]:  # noqa: ANN001
-        res = hf_post.instance_segmentation(
-            outputs, threshold=self.threshold, target_sizes=target, return_binary_maps=True
-        )[0]
-        infos = res["segments_info"]
-        device = mask_cls.device
-        if infos:
-            masks = res["segmentation"] > 0
-        else:  # the processor returns a painted -1 map when nothing is kept
-            masks = torch.zeros((0, *res["segmentation"].shape[-2:]), dtype=torch.bool, device=device)
-        return {
-            "scores": torch.tensor([s["score"] for s in infos], dtype=torch.float32, device=device),
-            "labels": torch.tensor([s["label_id"] for s in infos], dtype=torch.int64, device=device),
-            "masks": masks,
-            "boxes": torch.zeros((len(infos), 4), device=device),
-            "query_ids": self._kept_query_ids(outputs, target),
-        }
-
-    def _kept_query_ids(self, outputs: dict, target) -> Tensor:  # noqa: ANN001
-        """Query of each kept instance (the processor does not return it): its top-Q (query, class)
-        selection and keep rule, repeated on the same tensors."""
-        cls = outputs["class_queries_logits"][0]
-        num_queries, num_classes = cls.shape[0], cls.shape[1] - 1
-        _, top_idx = cls.softmax(dim=-1)[:, :-1].flatten().topk(num_queries, sorted=False)
-        query_ids = torch.div(top_idx, num_classes, rounding_mode="floor")
+    def _instances(self, mask_cls: Tensor, mask_pred: Tensor, target) -> dict[str, Tensor]:  # noqa: ANN001
+        """transformers' instance selection (``instance_segmentation`` with binary maps), kept queries included."""
         size = None if target is None else target[0]
-        keep = hf_post._instance_image(cls, outputs["masks_queries_logits"][0], size, self.threshold)[3]
-        return query_ids[keep]
+        binary, scores, labels, keep, query_ids = hf_post.instance_image(
+            mask_cls.float(), mask_pred.float(), size, self.threshold
+        )
+        return {
+            "scores": torch.tensor([round(v, 6) for v in scores[keep].tolist()], dtype=torch.float32,
+                                   device=mask_cls.device),  # rounded like the processor's segments_info
+            "labels": labels[keep].to(torch.int64),
+            "masks": binary[keep] > 0,
+            "boxes": torch.zeros((int(keep.sum()), 4), device=mask_cls.device),
+            "query_ids": query_ids[keep],
+        }

@@ -112,10 +112,11 @@ def _paint_last_wins(masks: Tensor) -> Tensor:
     return (masks.to(dtype) * weights).amax(dim=0).to(torch.float32) - 1
 
 
-def _instance_image(
+def instance_image(
     class_logits: Tensor, mask_logits: Tensor, size: Optional[tuple[int, int]], threshold: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Top-Q (query, class) pairs of one image -> (binary masks, scores, labels, keep)."""
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Top-Q (query, class) pairs of one image ``[Q, K+1]``, ``[Q, h, w]`` -> binary masks ``[Q, H, W]``,
+    scores ``[Q]``, labels ``[Q]``, keep ``[Q]`` bool and the query of each pair ``[Q]``."""
     num_queries, num_classes = class_logits.shape[0], class_logits.shape[1] - 1
     scores = class_logits.softmax(dim=-1)[:, :-1]
     labels = torch.arange(num_classes, device=class_logits.device)
@@ -130,7 +131,7 @@ def _instance_image(
     if size is not None:
         binary = F.interpolate(binary[None], size=size, mode="nearest")[0]
     keep = (binary.flatten(1).amax(dim=1) > 0) & (final_scores.double() >= threshold)
-    return binary, final_scores, top_labels, keep
+    return binary, final_scores, top_labels, keep, query_indices
 
 
 def instance_segmentation(
@@ -149,7 +150,7 @@ def instance_segmentation(
     sizes = check_target_sizes(target_sizes, class_logits.shape[0])
     results = []
     for i, size in enumerate(sizes):
-        binary, scores, labels, keep = _instance_image(class_logits[i], mask_logits[i], size, threshold)
+        binary, scores, labels, keep, _ = instance_image(class_logits[i], mask_logits[i], size, threshold)
         kept_masks = binary[keep]
         segments = [
             {"id": j, "label_id": label, "was_fused": False, "score": round(score, 6)}
