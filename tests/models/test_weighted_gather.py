@@ -1,0 +1,68 @@
+"""WeightedGather: embedding_bag's forward, our backward; gradients must equal PyTorch's own."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from segformers.models.layers.weighted_gather import weighted_gather
+
+
+def _problem(index_dtype: torch.dtype, dtype: torch.dtype = torch.float32, seed: int = 0):  # noqa: ANN202
+    g = torch.Generator().manual_seed(seed)
+    rows, bags, taps, d = 37, 50, 12, 5
+    index = torch.randint(0, rows, (bags, taps), generator=g).to(index_dtype)
+    index[0] = 3  # one bag whose taps all hit the same row; rows 30-36 never hit below
+    index = torch.where(index >= 30, index - 30, index)
+    table = torch.randn(rows, d, generator=g).to(dtype)
+    weights = torch.rand(bags, taps, generator=g).to(dtype)
+    grad_out = torch.randn(bags, d, generator=g).to(dtype)
+    return index, table, weights, grad_out
+
+
+def _grads(fn, index, table, weights, grad_out):  # noqa: ANN001, ANN202
+    t, w = table.clone().requires_grad_(True), weights.clone().requires_grad_(True)
+    out = fn(index, t, w)
+    out.backward(grad_out)
+    return out.detach(), t.grad, w.grad
+
+
+def _reference(index, table, weights):  # noqa: ANN001, ANN202
+    return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
+
+
+@pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
+def test_forward_and_gradients_equal_embedding_bag(index_dtype):
+    problem = _problem(index_dtype)
+    ours = _grads(weighted_gather, *problem)
+    ref = _grads(_reference, *problem)
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert ours[1][30:].abs().sum() == 0  # rows no tap reads get exactly zero gradient
+    assert ours[1][3].abs().sum() > 0
+
+
+def test_gradients_match_explicit_sum_in_float64():
+    index, table, weights, grad_out = _problem(torch.int64, torch.float64)
+    _, g_table, g_weights = _grads(weighted_gather, index, table, weights, grad_out)
+    want_table = torch.zeros_like(table)
+    for b in range(index.shape[0]):
+        for t in range(index.shape[1]):
+            want_table[index[b, t]] += weights[b, t] * grad_out[b]
+    want_weights = (table[index] * grad_out[:, None]).sum(-1)
+    torch.testing.assert_close(g_table, want_table, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g_weights, want_weights, rtol=1e-12, atol=1e-12)
+
+
+def test_bf16_gradients_close_and_keep_dtype():
+    index, table, weights, grad_out = _problem(torch.int64)
+    _, t32, w32 = _grads(weighted_gather, index, table, weights, grad_out)
+    _, t16, w16 = _grads(weighted_gather, index, table.bfloat16(), weights.bfloat16(), grad_out.bfloat16())
+    assert t16.dtype == w16.dtype == torch.bfloat16
+    torch.testing.assert_close(t16.float(), t32, rtol=0.05, atol=0.05)
+    torch.testing.assert_close(w16.float(), w32, rtol=0.05, atol=0.05)
+
+
+def test_backward_is_bitwise_deterministic():
+    problem = _problem(torch.int64, seed=3)
+    first, second = _grads(weighted_gather, *problem), _grads(weighted_gather, *problem)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)

@@ -1,0 +1,72 @@
+"""Time multi-scale deformable attention, forward + backward, for each implementation.
+
+Usage: python tools/analysis/bench_ms_deform_attn.py [--threads T] [--runs N]
+
+Cases: the quick-start pixel decoder (batch 4, 128x128 input: levels 4x4, 8x8, 16x16, 4 heads of 16
+channels) and the official Mask2Former R50 one on a 512x512 image (levels 16x16, 32x32, 64x64, 8 heads
+of 32 channels). Implementations: ``gather`` (``embedding_bag`` forward, our backward), ``gather-eb``
+(the same forward with ``embedding_bag``'s own backward) and ``grid_sample``. Prints the median time
+in milliseconds after two warm-up runs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from segformers.models.layers import ms_deform_attn as msda  # noqa: E402
+
+CASES = {
+    "quickstart (N=4, 128x128)": dict(n=4, shapes=[(4, 4), (8, 8), (16, 16)], heads=4, dim=16),
+    "R50 (N=1, 512x512)": dict(n=1, shapes=[(16, 16), (32, 32), (64, 64)], heads=8, dim=32),
+}
+
+
+def _inputs(n: int, shapes: list, heads: int, dim: int, points: int = 4):  # noqa: ANN202
+    g = torch.Generator().manual_seed(0)
+    s = sum(h * w for h, w in shapes)
+    value = torch.randn(n, s, heads, dim, generator=g)
+    loc = torch.rand(n, s, heads, len(shapes), points, 2, generator=g)
+    attn = torch.rand(n, s, heads, len(shapes), points, generator=g).softmax(-1)
+    return value, loc, attn
+
+
+def _embedding_bag_backward(index, table, weights):  # noqa: ANN001, ANN202
+    return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
+
+
+def time_case(case: dict, impl: str, runs: int) -> float:
+    """Median seconds of one forward + backward."""
+    value, loc, attn = (t.requires_grad_(True) for t in _inputs(**case))
+    name = "grid_sample" if impl == "grid_sample" else "gather"
+    patch = mock.patch.object(msda, "weighted_gather", _embedding_bag_backward) if impl == "gather-eb" else None
+    times = []
+    with patch or mock.patch.object(msda, "IMPLEMENTATIONS", msda.IMPLEMENTATIONS):
+        for _ in range(runs + 2):
+            start = time.perf_counter()
+            msda.ms_deform_attn(value, case["shapes"], loc, attn, impl=name).sum().backward()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times[2:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"threads={args.threads}, median of {args.runs} runs, forward + backward in ms")
+    for label, case in CASES.items():
+        row = {impl: time_case(case, impl, args.runs) * 1e3 for impl in ("gather", "gather-eb", "grid_sample")}
+        print(f"{label:28s} " + "  ".join(f"{k} {v:8.2f}" for k, v in row.items()))
+
+
+if __name__ == "__main__":
+    main()
