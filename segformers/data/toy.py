@@ -3,9 +3,10 @@
 A scene has 2-4 "stuff" regions (Voronoi cells with wavy borders), each drawn with the texture of
 its class on a random base colour: the four stuff classes share one colour distribution and
 differ by texture (stripes, checks, dots, grain). Two to seven "things" (disk, square, triangle,
-cross; none in a few scenes) of random size, rotation and colour (independent of the class: only
-the shape tells it) are painted on top; half of them partly cover an earlier one. A smooth-noise
-"void" blob (no class) and Gaussian noise make the task less trivial. Some things are crowd regions.
+cross; none in a few scenes) of random size, tilt (up to 15 degrees from upright) and colour
+(independent of the class: only the shape tells it) are painted on top; half of them partly cover
+an earlier one. A smooth-noise "void" blob (no class) and Gaussian noise make the task less
+trivial. Some things are crowd regions.
 
 Ground truth is one :class:`ToySegment` per visible segment (stuff merged per class, things per
 instance, occluded parts removed); :meth:`ToyScene.sem_seg` / :meth:`ToyScene.pan_seg` render the
@@ -38,6 +39,7 @@ THINGS_PER_SCENE = (2, 7)  # inclusive range when the scene has things
 THING_RADIUS = (0.1, 0.22)  # fraction of the short side
 OVERLAP_PROB = 0.5
 OVERLAP_DISTANCE = (0.9, 1.5)  # centre distance to the covered thing, in radii: partial cover
+MAX_TILT = np.pi / 12  # things are upright up to +-15 degrees (as objects in photos mostly are)
 
 
 @dataclass
@@ -206,7 +208,7 @@ def _place_things(img: np.ndarray, rng: np.random.Generator) -> list[_Thing]:
             cy, cx = centers[int(rng.integers(len(centers)))] + dist * np.array([np.sin(angle), np.cos(angle)])
         else:
             cy, cx = rng.uniform(r / 2, h - r / 2), rng.uniform(r / 2, w - r / 2)
-        polygon = _shape_polygon(TOY_THINGS[cls], cy, cx, r, rng.uniform(0, 2 * np.pi))
+        polygon = _shape_polygon(TOY_THINGS[cls], cy, cx, r, rng.uniform(-MAX_TILT, MAX_TILT))
         full = rasterize_polygon(polygon, h, w)
         if not full.any():
             continue

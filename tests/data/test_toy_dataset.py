@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segformers.data.toy import TOY_IS_THING, TOY_STUFF, make_scene, rasterize_polygon
+from segformers.data.toy import MAX_TILT, TOY_IS_THING, TOY_STUFF, TOY_THINGS, make_scene, rasterize_polygon
 from segformers.data.toy_layouts import instance_annotation, write_toy_dataset
 from segformers.data.transforms.loading import decode_segmentation
 
@@ -65,6 +65,20 @@ def test_unoccluded_polygon_rasterizes_to_the_mask(scenes):
                 assert np.array_equal(rasterize_polygon(s.polygon, 64, 64), s.mask)
                 checked += 1
     assert checked > 20
+
+
+def test_things_are_tilted_at_most_max_tilt_from_upright(scenes):
+    """A square's or cross's first outline edge points along x or y up to MAX_TILT, in both directions."""
+    tilts = []
+    for scene in scenes:
+        for s in scene.segments:
+            if s.polygon is not None and TOY_THINGS[s.label - len(TOY_STUFF)] in ("square", "cross"):
+                (x0, y0, x1, y1) = s.polygon[:4]
+                angle = np.degrees(np.arctan2(y1 - y0, x1 - x0))
+                tilts.append((angle + 45) % 90 - 45)  # deviation from the nearest axis
+    assert len(tilts) > 10
+    assert max(abs(t) for t in tilts) <= np.degrees(MAX_TILT) + 0.5  # polygon vertices are rounded
+    assert min(tilts) < -3 and max(tilts) > 3  # tilted both ways, not all upright
 
 
 def test_thing_colour_is_independent_of_class_and_stuff_differs_by_texture():
