@@ -1,9 +1,8 @@
 """Weighted row gathering (``F.embedding_bag(mode="sum")`` with per-sample weights) with a faster backward.
 
 ``out[b] = sum_t weights[b, t] * table[index[b, t]]``. The forward is ``embedding_bag``. PyTorch's own
-backward of it on CPU is a generic sort-and-accumulate kernel that costs ~40x the forward for the
-deformable-attention shapes (many short bags, narrow rows). :class:`WeightedGather` computes the same
-gradients with vectorised ops instead:
+backward of it on CPU dominates the deformable attention's time at its shapes (many short bags,
+narrow rows). :class:`WeightedGather` computes the same gradients with vectorised ops instead:
 
 * ``d table``: the taps are sorted by table row once (stable sort, so the summation order is fixed and
   the result deterministic), and the transposed problem is one more ``embedding_bag`` over the output
