@@ -39,7 +39,8 @@ def _inputs(n: int, shapes: list, heads: int, dim: int, points: int = 4):  # noq
     return value, loc, attn
 
 
-def _embedding_bag_backward(index, table, weights):  # noqa: ANN001, ANN202
+def _plain_embedding_bag(index, table, weights):  # noqa: ANN001, ANN202
+    """``weighted_gather`` with autograd's own ``embedding_bag`` backward (the ``gather-eb`` case)."""
     return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
 
 
@@ -49,7 +50,7 @@ def time_case(case: dict, impl: str, runs: int) -> float:
     name = "grid_sample" if impl == "grid_sample" else "gather"
     use_eb = impl == "gather-eb"
     times = []
-    with mock.patch.object(msda, "weighted_gather", _embedding_bag_backward) if use_eb else nullcontext():
+    with mock.patch.object(msda, "weighted_gather", _plain_embedding_bag) if use_eb else nullcontext():
         for _ in range(runs + 2):
             start = time.perf_counter()
             msda.ms_deform_attn(value, case["shapes"], loc, attn, impl=name).sum().backward()
