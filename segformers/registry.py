@@ -127,6 +127,7 @@ MATCH_COSTS = _role("match cost", ["segformers.models.matchers"])
 LOSSES = _role("loss", ["segformers.models.losses"])
 CRITERIA = _role("criterion", ["segformers.models.losses"])
 POSTPROCESSORS = _role("post-processor", ["segformers.models.postprocess"])
+AUX_HEADS = _role("auxiliary head", ["segformers.models.aux_heads"])
 
 ALL_REGISTRIES: dict[str, Registry] = {
     "backbones": BACKBONES,
@@ -137,6 +138,7 @@ ALL_REGISTRIES: dict[str, Registry] = {
     "losses": LOSSES,
     "criteria": CRITERIA,
     "postprocessors": POSTPROCESSORS,
+    "aux_heads": AUX_HEADS,
     "models": MODELS,
     "datasets": DATASETS,
     "transforms": TRANSFORMS,

@@ -10,7 +10,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from ..registry import (
-    BACKBONES, CRITERIA, MODELS, PIXEL_DECODERS, POSTPROCESSORS, TRANSFORMER_DECODERS,
+    AUX_HEADS, BACKBONES, CRITERIA, MODELS, PIXEL_DECODERS, POSTPROCESSORS, TRANSFORMER_DECODERS,
 )
 from ..structures import DecoderOutput, PixelDecoderOutput, SegDataSample, Targets
 from .backbones.pretrained import init_pretrained_backbone, split_init_cfg
@@ -24,18 +24,18 @@ def _build(registry, cfg: ConfigOrModule, **default_args):  # noqa: ANN001, ANN2
     return registry.build(cfg, default_args=default_args or None)
 
 
-def _declared_in_feature(cfg: ConfigOrModule) -> str:
-    """The decoder's ``in_feature`` from its config, or its class default."""
+def _declared_in_feature(cfg: ConfigOrModule, registry=TRANSFORMER_DECODERS, what: str = "Transformer decoder") -> str:  # noqa: ANN001
+    """A part's ``in_feature`` from its config, or its class default."""
     if isinstance(cfg, nn.Module):
         return cfg.in_feature
     if "in_feature" in cfg:
         return cfg["in_feature"]
-    cls = cfg["type"] if not isinstance(cfg["type"], str) else TRANSFORMER_DECODERS.get(cfg["type"])
+    cls = cfg["type"] if not isinstance(cfg["type"], str) else registry.get(cfg["type"])
     if cls is None:
-        TRANSFORMER_DECODERS.build(cfg)  # raises the registry's unknown-name error
+        registry.build(cfg)  # raises the registry's unknown-name error
     param = inspect.signature(cls).parameters.get("in_feature")
     if param is None or param.default is inspect.Parameter.empty:
-        raise ValueError(f"Transformer decoder {cfg['type']} must declare an 'in_feature' argument with a default.")
+        raise ValueError(f"{what} {cfg['type']} must declare an 'in_feature' argument with a default.")
     return param.default
 
 
@@ -47,6 +47,8 @@ class MaskFormer(BaseModel):
         backbone / pixel_decoder / transformer_decoder: configs (or built modules) of the parts.
         criterion: set-criterion config; ``None`` builds an inference-only model.
         postprocessor: inference config (see :class:`~segformers.models.postprocess.MaskFormerInference`).
+        auxiliary_head: optional training-only head (``AUX_HEADS``, e.g. ``PixelClassificationHead``)
+            whose losses join the criterion's; it reads ``auxiliary_head.in_feature``.
         num_classes: K, injected into the decoder and the criterion.
         data_preprocessor: normalization / padding config (``SegDataPreprocessor``).
 
@@ -63,6 +65,7 @@ class MaskFormer(BaseModel):
         num_classes: int,
         criterion: Optional[ConfigOrModule] = None,
         postprocessor: Optional[dict] = None,
+        auxiliary_head: Optional[ConfigOrModule] = None,
         data_preprocessor: Optional[ConfigOrModule] = None,
         init_cfg: Optional[dict] = None,
     ) -> None:
@@ -85,6 +88,16 @@ class MaskFormer(BaseModel):
         self._check_levels()
         self.criterion = None if criterion is None else _build(CRITERIA, criterion, num_classes=num_classes)
         self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="MaskFormerInference"))
+        self.auxiliary_head = None
+        if auxiliary_head is not None:
+            in_feature = _declared_in_feature(auxiliary_head, AUX_HEADS, "Auxiliary head")
+            if in_feature in ("multi_scale", "encoder"):
+                raise ValueError(f"auxiliary_head.in_feature='{in_feature}' is not supported; use "
+                                 "'mask_features' or a backbone level name such as 'res5'.")
+            self.auxiliary_head = _build(
+                AUX_HEADS, auxiliary_head, num_classes=num_classes,
+                in_channels=self._source_channels(in_feature, auxiliary_head),
+            )
 
     def init_weights(self) -> None:
         """mmengine's ``init_weights``, then the backbone's ``init_cfg`` (pretrained weights), if any."""
@@ -157,9 +170,12 @@ class MaskFormer(BaseModel):
 
     def extract(self, inputs: Tensor) -> DecoderOutput:
         """``[B, 3, H, W]`` normalized, padded images -> per-layer class and mask logits."""
+        return self._extract(inputs)[0]
+
+    def _extract(self, inputs: Tensor) -> tuple[DecoderOutput, dict[str, Tensor], PixelDecoderOutput]:
         feats = self.backbone(inputs)
         pd = self.pixel_decoder(feats)
-        return self.transformer_decoder(self._decoder_inputs(feats, pd), pd.mask_features)
+        return self.transformer_decoder(self._decoder_inputs(feats, pd), pd.mask_features), feats, pd
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None, mode: str = "tensor"):  # noqa: ANN201
         if mode == "tensor":
@@ -174,9 +190,14 @@ class MaskFormer(BaseModel):
         """Weighted losses of every prediction set; targets are the samples' padded ``gt``."""
         if self.criterion is None:
             raise RuntimeError("This model was built without a criterion; add model.criterion to train it.")
-        outputs = self.extract(inputs)
+        outputs, feats, pd = self._extract(inputs)
         targets: list[Targets] = [s.gt for s in data_samples]
-        return self.criterion(outputs, targets)
+        losses = self.criterion(outputs, targets)
+        if self.auxiliary_head is not None:
+            source = self.auxiliary_head.in_feature
+            x = pd.mask_features if source == "mask_features" else feats[source]
+            losses.update(self.auxiliary_head.loss(x, targets))
+        return losses
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Optional[list[SegDataSample]] = None) -> list[SegDataSample]:
