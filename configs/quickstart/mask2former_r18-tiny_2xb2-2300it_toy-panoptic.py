@@ -1,6 +1,6 @@
 # Quick start: a small Mask2Former trained from scratch on the toy dataset in about 9 minutes on a 2-core
 # CPU, evaluated for panoptic (PQ), semantic (mIoU) and instance (mask AP) segmentation.
-# Data: `python tools/make_toy_dataset.py data/toy --num-train 1000` (COCO panoptic layout, 8 classes:
+# Data: `python tools/make_toy_dataset.py data/toy --num-train 1000 --num-val 300` (COCO panoptic layout, 8 classes:
 # 4 stuff + 4 things). Run as `tools/dist_train.sh CONFIG 2`: two processes of one torch thread each
 # (batch 2 per process, 4 in all), which uses both cores of a 2-core CPU without OpenMP contention.
 # Speed choices (docs/training.md): no dataloader worker (the toy pipeline costs 0.01 s per batch; a
@@ -35,10 +35,11 @@ optim_wrapper = dict(
     paramwise_cfg=dict(backbone_multiplier=2.0),
     clip_grad=dict(max_norm=1.0, norm_type=2),
 )
-# warm-up, constant, then a linear decay to 0 over the last 1000 iterations: from scratch and this short,
-# the model learns more at the full rate than under the usual poly decay
+# 300-iteration warm-up, constant, then a linear decay to 0 over the last 1000 iterations: from scratch and
+# this short, the model learns more at the full rate than under the usual poly decay; the longer warm-up
+# shortened the early plateau of the class loss in a run that had stalled with 100 (docs/quickstart.md)
 param_scheduler = [
-    dict(type="LinearLR", start_factor=0.01, end_factor=1.0, begin=0, end=100, by_epoch=False),
+    dict(type="LinearLR", start_factor=0.01, end_factor=1.0, begin=0, end=300, by_epoch=False),
     dict(type="LinearLR", start_factor=1.0, end_factor=0.0, begin=max_iters - 1000, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(type="ResumableIterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)

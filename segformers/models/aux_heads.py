@@ -1,8 +1,8 @@
 """Auxiliary training heads: extra dense supervision of the features, dropped at inference.
 
 mmsegmentation users know this as ``auxiliary_head`` (an FCN head on a backbone stage). Neither
-paper uses one; it is a recipe option for short from-scratch runs, where the per-query class loss is
-a weak signal for the backbone (see ``docs/quickstart.md``).
+paper uses one; it is an option for ablations. On the quick start it did not help (``docs/quickstart.md``,
+"How the numbers moved").
 """
 from __future__ import annotations
 
