@@ -31,7 +31,7 @@ $PY tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" > "$WORK_DIR/tes
 grep -oE "(panoptic_seg/PQ|sem_seg/mIoU|segm/AP): [0-9.]+" "$WORK_DIR/test.log" | tail -n 3
 stamp "evaluated (full log: $WORK_DIR/test.log)"
 
-IMAGES=$(ls data/toy/coco/val2017/*.jpg | head -n 4)
-# shellcheck disable=SC2086
-$PY tools/infer.py "$CONFIG" "$CKPT" $IMAGES --out "$WORK_DIR/vis"
+# a glob, not `ls | head`: under pipefail, head closing the pipe early can fail the script silently
+IMAGES=(data/toy/coco/val2017/*.jpg)
+$PY tools/infer.py "$CONFIG" "$CKPT" "${IMAGES[@]:0:4}" --out "$WORK_DIR/vis"
 stamp "overlays written to $WORK_DIR/vis"

@@ -1,0 +1,106 @@
+"""Where a model loses its things: missed masks, wrong classes, or ranking (COCO instance ground truth).
+
+Usage: python tools/analysis/thing_errors.py CONFIG CHECKPOINT [--data data/toy/coco] [--split val2017]
+                                             [--num N] [--iou 0.5]
+
+For every non-crowd ground-truth instance: the best mask IoU among the instance predictions (any
+class, any score) and among the panoptic thing segments, and whether that panoptic segment has the
+right class. Then COCO mask AP with categories (the usual number) and without (``useCats=0``): when
+the two are close, classification is not what holds AP back. Sizes follow COCO (small < 32^2 pixels).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from segformers.apis import init_model, inference  # noqa: E402
+from segformers.apis.inference import dataset_meta  # noqa: E402
+from segformers.evaluation.coco_metric import encode_instances  # noqa: E402
+
+
+def iou_matrix(gt: np.ndarray, preds: np.ndarray) -> np.ndarray:
+    """Mask IoU of ground truth ``[G, H, W]`` against predictions ``[P, H, W]`` -> ``[G, P]``."""
+    pixels = int(np.prod(gt.shape[1:]))  # not -1: reshape cannot infer it for zero masks
+    g, p = (x.reshape(len(x), pixels).astype(np.float32) for x in (gt, preds))
+    inter = g @ p.T
+    union = g.sum(1)[:, None] + p.sum(1)[None] - inter
+    return inter / np.maximum(union, 1)
+
+
+def coco_ap(coco_gt, detections: list[dict], use_cats: bool) -> float:  # noqa: ANN001
+    from pycocotools.cocoeval import COCOeval
+
+    if not detections:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(coco_gt, coco_gt.loadRes(json.loads(json.dumps(detections))), iouType="segm")
+        ev.params.useCats = int(use_cats)
+        ev.evaluate(), ev.accumulate(), ev.summarize()
+    return float(ev.stats[0])
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pycocotools.coco import COCO
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config"), ap.add_argument("checkpoint")
+    ap.add_argument("--data", default="data/toy/coco", help="COCO root with annotations/instances_<split>.json")
+    ap.add_argument("--split", default="val2017")
+    ap.add_argument("--num", type=int, default=0, help="first N images (0: all)")
+    ap.add_argument("--iou", type=float, default=0.5)
+    args = ap.parse_args(argv)
+    root = Path(args.data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(root / "annotations" / f"instances_{args.split}.json"))
+    img_ids = sorted(coco.getImgIds())[: args.num or None]
+    model = init_model(args.config, args.checkpoint)
+    classes = list(dataset_meta(model.cfg)["classes"])
+    cat_of = {classes.index(c["name"]): c["id"] for c in coco.loadCats(coco.getCatIds())}
+    images = [np.asarray(Image.open(root / args.split / coco.imgs[i]["file_name"]).convert("RGB")) for i in img_ids]
+    results = inference(model, images, batch_size=8)
+    rows, detections = [], []
+    for img_id, res in zip(img_ids, results):
+        anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])) if not a["iscrowd"]]
+        gt = np.stack([coco.annToMask(a) for a in anns]) if anns else np.zeros((0, 1, 1), np.uint8)
+        inst = res["instances"]
+        segs = [s for s in res["segments_info"] if s["isthing"]]
+        pan = np.stack([res["panoptic_seg"].numpy() == s["id"] for s in segs]) if segs else np.zeros((0,) + gt.shape[1:])
+        any_iou, pan_iou = iou_matrix(gt, inst["masks"].numpy()), iou_matrix(gt, pan)
+        for k, a in enumerate(anns):
+            best_any = any_iou[k].max() if any_iou.shape[1] else 0.0
+            j = int(pan_iou[k].argmax()) if len(segs) else -1
+            right = j >= 0 and cat_of.get(segs[j]["category_id"]) == a["category_id"]
+            rows.append((a["area"], best_any, pan_iou[k, j] if j >= 0 else 0.0, right))
+        enc = encode_instances(inst)
+        for score, label, rle in zip(enc["scores"], enc["labels"], enc["rles"]):
+            if int(label) in cat_of:
+                detections.append(dict(image_id=img_id, category_id=cat_of[int(label)], segmentation=rle,
+                                       score=float(score)))
+    report(np.array(rows, dtype=float).reshape(-1, 4), args.iou)
+    print(f"mask AP {100 * coco_ap(coco, detections, True):.1f}, "
+          f"class-agnostic mask AP {100 * coco_ap(coco, detections, False):.1f} ({len(img_ids)} images)")
+
+
+def report(rows: np.ndarray, thr: float) -> None:
+    """Print recall at IoU ``thr`` for all / small / larger things."""
+    print(f"{'things':<14}{'n':>6}{'any query':>11}{'panoptic':>10}{'+ class':>9}{'mean IoU':>10}")
+    for name, sel in (("all", slice(None)), ("small (<32^2)", rows[:, 0] < 1024), ("larger", rows[:, 0] >= 1024)):
+        r = rows[sel]
+        if not len(r):
+            continue
+        hit = r[:, 2] >= thr
+        print(f"{name:<14}{len(r):>6}{(r[:, 1] >= thr).mean():>11.3f}{hit.mean():>10.3f}"
+              f"{(hit & (r[:, 3] > 0)).mean():>9.3f}{r[:, 1].mean():>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
