@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     rows, detections = [], []
     for img_id, res in zip(img_ids, results):
         anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])) if not a["iscrowd"]]
-        gt = np.stack([coco.annToMask(a) for a in anns]) if anns else np.zeros((0, 1, 1), np.uint8)
+        size = (coco.imgs[img_id]["height"], coco.imgs[img_id]["width"])
+        gt = np.stack([coco.annToMask(a) for a in anns]) if anns else np.zeros((0, *size), np.uint8)
         inst = res["instances"]
         segs = [s for s in res["segments_info"] if s["isthing"]]
         pan = np.stack([res["panoptic_seg"].numpy() == s["id"] for s in segs]) if segs else np.zeros((0,) + gt.shape[1:])
@@ -92,14 +93,14 @@ def main(argv: list[str] | None = None) -> None:
 
 def report(rows: np.ndarray, thr: float) -> None:
     """Print recall at IoU ``thr`` for all / small / larger things."""
-    print(f"{'things':<14}{'n':>6}{'any query':>11}{'panoptic':>10}{'+ class':>9}{'mean IoU':>10}")
+    print(f"{'things':<14}{'n':>6}{'any query':>11}{'panoptic':>10}{'+ class':>9}{'any-q IoU':>11}")
     for name, sel in (("all", slice(None)), ("small (<32^2)", rows[:, 0] < 1024), ("larger", rows[:, 0] >= 1024)):
         r = rows[sel]
         if not len(r):
             continue
         hit = r[:, 2] >= thr
         print(f"{name:<14}{len(r):>6}{(r[:, 1] >= thr).mean():>11.3f}{hit.mean():>10.3f}"
-              f"{(hit & (r[:, 3] > 0)).mean():>9.3f}{r[:, 1].mean():>10.3f}")
+              f"{(hit & (r[:, 3] > 0)).mean():>9.3f}{r[:, 1].mean():>11.3f}")
 
 
 if __name__ == "__main__":
