@@ -24,7 +24,9 @@ def _build(registry, cfg: ConfigOrModule, **default_args):  # noqa: ANN001, ANN2
     return registry.build(cfg, default_args=default_args or None)
 
 
-def _declared_in_feature(cfg: ConfigOrModule, registry=TRANSFORMER_DECODERS, what: str = "Transformer decoder") -> str:  # noqa: ANN001
+def _declared_in_feature(
+    cfg: ConfigOrModule, registry=TRANSFORMER_DECODERS, what: str = "Transformer decoder"  # noqa: ANN001
+) -> str:
     """A part's ``in_feature`` from its config, or its class default."""
     if isinstance(cfg, nn.Module):
         return cfg.in_feature

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
         gt = np.stack([coco.annToMask(a) for a in anns]) if anns else np.zeros((0, *size), np.uint8)
         inst = res["instances"]
         segs = [s for s in res["segments_info"] if s["isthing"]]
-        pan = np.stack([res["panoptic_seg"].numpy() == s["id"] for s in segs]) if segs else np.zeros((0,) + gt.shape[1:])
+        pan_map = res["panoptic_seg"].numpy()
+        pan = np.stack([pan_map == s["id"] for s in segs]) if segs else np.zeros((0, *size), bool)
         any_iou, pan_iou = iou_matrix(gt, inst["masks"].numpy()), iou_matrix(gt, pan)
         for k, a in enumerate(anns):
             best_any = any_iou[k].max() if any_iou.shape[1] else 0.0
