@@ -54,13 +54,18 @@ def encode_instances(instances: Any, name: str = "pred['instances']") -> dict[st
     return {"scores": scores, "labels": labels, "rles": list(rles), "size": tuple(masks.shape[-2:])}
 
 
-def coco_mask_eval(coco_gt: COCO, detections: list[dict], img_ids: list[int]) -> tuple[COCOeval, str]:
-    """Run ``COCOeval(iouType='segm')`` on ``img_ids``; returns the evaluator and its printed summary."""
+def coco_mask_eval(coco_gt: COCO, detections: list[dict], img_ids: list[int],
+                   use_cats: bool = True) -> tuple[COCOeval, str]:
+    """Run ``COCOeval(iouType='segm')`` on ``img_ids``; returns the evaluator and its printed summary.
+
+    ``use_cats=False``: class-agnostic (pycocotools' ``useCats=0``). ``loadRes`` adds keys to the
+    detection dicts in place."""
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         coco_dt = coco_gt.loadRes(detections)
         evaluator = COCOeval(coco_gt, coco_dt, iouType="segm")
         evaluator.params.imgIds = sorted(img_ids)
+        evaluator.params.useCats = int(use_cats)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()

@@ -39,8 +39,8 @@ class PixelClassificationHead(nn.Module):
     Args:
         in_channels: C of the input map (injected by the segmentor).
         num_classes: K (injected).
-        in_feature: which map to classify: ``"mask_features"`` (pixel decoder output) or a backbone
-            level name such as ``"res5"``.
+        in_feature: which map to classify: ``"mask_features"`` (pixel decoder output), ``"encoder"``
+            (its encoder output, where it has one) or a backbone level name such as ``"res5"``.
         channels / num_convs: ``num_convs`` 3x3 conv-BN-ReLU blocks of ``channels`` before the 1x1
             classifier (0: a linear classifier on the features themselves).
         loss_weight: weight of the loss ``loss_aux_sem``.

@@ -93,9 +93,9 @@ class MaskFormer(BaseModel):
         self.auxiliary_head = None
         if auxiliary_head is not None:
             in_feature = _declared_in_feature(auxiliary_head, AUX_HEADS, "Auxiliary head")
-            if in_feature in ("multi_scale", "encoder"):
-                raise ValueError(f"auxiliary_head.in_feature='{in_feature}' is not supported; use "
-                                 "'mask_features' or a backbone level name such as 'res5'.")
+            if in_feature == "multi_scale":
+                raise ValueError("auxiliary_head.in_feature='multi_scale' is not supported; use one map: "
+                                 "'mask_features', 'encoder' or a backbone level name such as 'res5'.")
             self.auxiliary_head = _build(
                 AUX_HEADS, auxiliary_head, num_classes=num_classes,
                 in_channels=self._source_channels(in_feature, auxiliary_head),
@@ -160,15 +160,20 @@ class MaskFormer(BaseModel):
             )
 
     # --- forward ----------------------------------------------------------------------------
+    @staticmethod
+    def _single_map(source: str, feats: dict[str, Tensor], pd: PixelDecoderOutput) -> Tensor:
+        """The one map an ``in_feature`` other than ``"multi_scale"`` names."""
+        if source == "encoder":
+            return pd.encoder_features
+        if source == "mask_features":
+            return pd.mask_features
+        return feats[source]
+
     def _decoder_inputs(self, feats: dict[str, Tensor], pd: PixelDecoderOutput) -> list[Tensor]:
         source = self.transformer_decoder.in_feature
         if source == "multi_scale":
             return list(pd.multi_scale_features[: self.transformer_decoder.num_feature_levels])
-        if source == "encoder":
-            return [pd.encoder_features]
-        if source == "mask_features":
-            return [pd.mask_features]
-        return [feats[source]]
+        return [self._single_map(source, feats, pd)]
 
     def extract(self, inputs: Tensor) -> DecoderOutput:
         """``[B, 3, H, W]`` normalized, padded images -> per-layer class and mask logits."""
@@ -196,8 +201,7 @@ class MaskFormer(BaseModel):
         targets: list[Targets] = [s.gt for s in data_samples]
         losses = self.criterion(outputs, targets)
         if self.auxiliary_head is not None:
-            source = self.auxiliary_head.in_feature
-            x = pd.mask_features if source == "mask_features" else feats[source]
+            x = self._single_map(self.auxiliary_head.in_feature, feats, pd)
             losses.update(self.auxiliary_head.loss(x, targets))
         return losses
 

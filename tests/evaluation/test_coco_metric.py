@@ -132,3 +132,20 @@ def test_string_image_ids_are_matched_by_file_name(tmp_path):
     metric.process({}, [{"img_id": "ADE_val_9", "img_path": "/x/ADE_val_9.jpg", "pred": {"instances": preds[11]}}])
     with pytest.raises(KeyError, match="neither an image id nor a file name"):
         metric.compute_metrics(metric.results)
+
+
+def test_class_agnostic_eval_ignores_the_category():
+    """``coco_mask_eval(use_cats=False)``: a perfect mask with the wrong class counts; with classes it does not."""
+    from segformers.evaluation.coco_metric import coco_mask_eval
+
+    gt_mask = box_mask(10, 10, 40, 40)
+    ann = {"id": 1, "image_id": 1, "category_id": CAT_IDS[0], "iscrowd": 0, "segmentation": rle_of(gt_mask),
+           "area": int(gt_mask.sum()), "bbox": [10, 10, 40, 40]}
+    coco = COCO()
+    coco.dataset = {"images": [{"id": 1, "height": SIZE[0], "width": SIZE[1]}], "annotations": [ann],
+                    "categories": [{"id": c, "name": n} for c, n in zip(CAT_IDS, NAMES)]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    det = {"image_id": 1, "category_id": CAT_IDS[1], "segmentation": rle_of(gt_mask), "score": 0.9}
+    assert coco_mask_eval(coco, [dict(det)], [1])[0].stats[0] == 0.0
+    assert coco_mask_eval(coco, [dict(det)], [1], use_cats=False)[0].stats[0] == pytest.approx(1.0)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
-import json
 import sys
 from pathlib import Path
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from segformers.apis import init_model, inference  # noqa: E402
 from segformers.apis.inference import dataset_meta  # noqa: E402
-from segformers.evaluation.coco_metric import encode_instances  # noqa: E402
+from segformers.evaluation.coco_metric import coco_mask_eval, encode_instances  # noqa: E402
 
 
 def iou_matrix(gt: np.ndarray, preds: np.ndarray) -> np.ndarray:
@@ -34,18 +34,6 @@ def iou_matrix(gt: np.ndarray, preds: np.ndarray) -> np.ndarray:
     inter = g @ p.T
     union = g.sum(1)[:, None] + p.sum(1)[None] - inter
     return inter / np.maximum(union, 1)
-
-
-def coco_ap(coco_gt, detections: list[dict], use_cats: bool) -> float:  # noqa: ANN001
-    from pycocotools.cocoeval import COCOeval
-
-    if not detections:
-        return 0.0
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(coco_gt, coco_gt.loadRes(json.loads(json.dumps(detections))), iouType="segm")
-        ev.params.useCats = int(use_cats)
-        ev.evaluate(), ev.accumulate(), ev.summarize()
-    return float(ev.stats[0])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,8 +76,9 @@ def main(argv: list[str] | None = None) -> None:
                 detections.append(dict(image_id=img_id, category_id=cat_of[int(label)], segmentation=rle,
                                        score=float(score)))
     report(np.array(rows, dtype=float).reshape(-1, 4), args.iou)
-    print(f"mask AP {100 * coco_ap(coco, detections, True):.1f}, "
-          f"class-agnostic mask AP {100 * coco_ap(coco, detections, False):.1f} ({len(img_ids)} images)")
+    aps = [coco_mask_eval(coco, copy.deepcopy(detections), img_ids, use_cats)[0].stats[0]
+           if detections else 0.0 for use_cats in (True, False)]
+    print(f"mask AP {100 * aps[0]:.1f}, class-agnostic mask AP {100 * aps[1]:.1f} ({len(img_ids)} images)")
 
 
 def report(rows: np.ndarray, thr: float) -> None:
