@@ -18,7 +18,7 @@ from .amp import MixedPrecisionOptimWrapper, enable_amp
 from .checkpoint import (SafeCheckpointHook, capture_rng_state, convert_checkpoint, from_plain,
                          load_local_weights_only, restore_rng_state, to_plain)
 from .loops import ResumableIterBasedTrainLoop
-from .optim_constructor import MaskFormerOptimWrapperConstructor
+from .optim_constructor import MaskFormerOptimWrapperConstructor, group_of_each_parameter
 from .schedulers import WarmupMultiStepLR, WarmupPolyLR
 
 
@@ -36,6 +36,7 @@ def select_dist_backend(cfg: Any) -> Any:
 
 __all__ = [
     "MaskFormerOptimWrapperConstructor",
+    "group_of_each_parameter",
     "MixedPrecisionOptimWrapper",
     "WarmupPolyLR",
     "WarmupMultiStepLR",

@@ -4,7 +4,7 @@ import torch
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from segformers.engine import MaskFormerOptimWrapperConstructor
+from segformers.engine import MaskFormerOptimWrapperConstructor, group_of_each_parameter
 from segformers.models.layers.norm import FrozenBatchNorm2d, LayerNorm2d
 from segformers.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -58,8 +58,8 @@ def build(model, **paramwise):
 
 def test_lr_and_weight_decay_of_named_parameters():
     model = FakeMaskFormer()
-    wrapper = build(model)
-    groups = {g["name"]: g for g in wrapper.optimizer.param_groups}
+    wrapper = build(model, merge_groups=False)
+    groups = {g["names"][0]: g for g in wrapper.optimizer.param_groups}
     expected = {
         "backbone.res2.0.conv1.weight": (LR * 0.1, WD),
         "backbone.res2.0.norm.weight": (LR * 0.1, 0.0),
@@ -86,8 +86,8 @@ def test_lr_and_weight_decay_of_named_parameters():
 
 
 def test_paramwise_overrides_and_bad_keys():
-    groups = {g["name"]: g for g in build(FakeMaskFormer(), backbone_multiplier=1.0, weight_decay_embed=0.01)
-              .optimizer.param_groups}
+    groups = group_of_each_parameter(build(FakeMaskFormer(), backbone_multiplier=1.0, weight_decay_embed=0.01)
+                                     .optimizer.param_groups)
     assert groups["backbone.res2.0.conv1.weight"]["lr"] == LR
     assert groups["transformer_decoder.query_feat.weight"]["weight_decay"] == 0.01
     with pytest.raises(KeyError, match="backbone_multiplier"):
@@ -111,3 +111,26 @@ def test_clip_grad_uses_the_norm_of_all_parameters_of_all_groups():
     for (name, p), q in zip(model.named_parameters(), reference.parameters()):
         if p.requires_grad:
             torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=0, msg=name)
+
+
+def test_merged_groups_update_every_parameter_as_one_group_per_parameter_does():
+    torch.manual_seed(0)
+    model, reference = FakeMaskFormer(), FakeMaskFormer()
+    reference.load_state_dict(model.state_dict())
+    merged, per_param = build(model), build(reference, merge_groups=False)
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    names = [n for g in merged.optimizer.param_groups for n in g["names"]]
+    assert sorted(names) == sorted(trainable)  # every trainable parameter exactly once
+    rules = {(g["lr"], g["weight_decay"]) for g in per_param.optimizer.param_groups}
+    assert len(merged.optimizer.param_groups) == len(rules) < len(per_param.optimizer.param_groups)
+    for _ in range(3):
+        for m, w in ((model, merged), (reference, per_param)):
+            loss = sum((p.sin() * torch.arange(p.numel()).view_as(p)).sum() for p in m.parameters() if p.requires_grad)
+            w.update_params(loss)
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        # the clipping norm sums the parameters in group order: equal up to float rounding
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7, msg=name)
+        assert torch.equal(p, start[name]) != p.requires_grad, name  # trained ones moved, frozen ones not
+    group = group_of_each_parameter(merged.optimizer.param_groups)["transformer_decoder.query_feat.weight"]
+    assert (group["lr"], group["weight_decay"]) == (LR, 0.0)

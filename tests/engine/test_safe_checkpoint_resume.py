@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import segformers.engine  # noqa: F401  (registers hooks, loops, schedulers, the weights_only loader)
+from segformers.engine import group_of_each_parameter
 from segformers.engine.checkpoint import AtomicLocalBackend, SafeCheckpointHook, atomic_write
 
 MAX_ITERS, CRASH_AT, INTERVAL = 8, 5, 2
@@ -207,7 +208,7 @@ def test_runtime_and_schedule_configs_drive_a_runner(tmp_path):
         randomness=cfg.randomness, experiment_name=f"cfg_test_{next(RUN_IDS)}",
     )
     runner.train()
-    groups = {g["name"]: g for g in runner.optim_wrapper.param_groups if "name" in g}  # + mmengine's base group
+    groups = group_of_each_parameter(runner.optim_wrapper.param_groups)
     assert groups["backbone.0.weight"]["initial_lr"] == pytest.approx(1e-5)
     assert groups["query_feat.weight"]["weight_decay"] == 0.0
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".pth")) == ["iter_2.pth", "iter_3.pth"]
