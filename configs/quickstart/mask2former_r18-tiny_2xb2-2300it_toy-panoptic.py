@@ -26,8 +26,10 @@ model = dict(
     transformer_decoder=dict(hidden_dim=128, num_queries=30, nheads=4, dim_feedforward=512, dec_layers=3),
     # class loss x5 of the official weight: from scratch, telling the shapes apart is what learns slowest
     criterion=dict(matcher=dict(num_points=256), num_points=256, class_loss=dict(loss_weight=10.0)),
-    # a 9-minute model is less confident than the official 0.8 threshold assumes
-    postprocessor=dict(topk_per_image=100, object_mask_threshold=0.5),
+    # a 9-minute model is less confident than the official 0.8 threshold assumes, and its masks of
+    # overlapping things are less exact: a segment keeps its place if 60% (official 80%) of its mask
+    # survives the per-pixel merge (docs/quickstart.md: +1.0 PQ on the mean of three seeds)
+    postprocessor=dict(topk_per_image=100, object_mask_threshold=0.5, overlap_threshold=0.6),
 )
 optim_wrapper = dict(
     optimizer=dict(lr=5e-4, weight_decay=0.05, fused=True),
@@ -57,7 +59,15 @@ train_pipeline = [
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         sampler=dict(_delete_=True, type="InfiniteSampler", shuffle=True),
                         dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False)
+# tested at 1.125x (144 pixels; training saw scales 0.8-1.25): the small things, three quarters of them,
+# come out better; measured on two sets of scenes and three seeds (docs/quickstart.md)
+test_pipeline = [
+    dict(type="LoadImageFromFile"),
+    dict(type="ResizeShortestEdge", short_edge_length=144, max_size=576),
+    dict(type="LoadSegAnnotations"),
+    dict(type="PackSegInputs"),
+]
+val_dataloader = dict(batch_size=8, num_workers=0, persistent_workers=False, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type="PanopticMetric"),
