@@ -14,8 +14,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-import segformers.engine  # noqa: F401  (registers the optimizer constructor)
-from segformers.engine import group_of_each_parameter
+from segformers.engine import group_of_each_parameter  # the import registers the optimizer constructor
 import segformers.models  # noqa: F401
 from segformers.registry import MODELS
 
