@@ -92,8 +92,11 @@ def test_resnet_freeze_at(freeze_at: int) -> None:
         assert (n_frozen_bn > 0 and n_bn == 0) if frozen else (n_bn > 0 and n_frozen_bn == 0), name
 
 
+SYNC_BN_CLASS = nn.SyncBatchNorm if torch.cuda.is_available() else nn.BatchNorm2d
+
+
 @pytest.mark.parametrize("norm,cls", [("FrozenBN", FrozenBatchNorm2d), ("BN", nn.BatchNorm2d),
-                                      ("SyncBN", nn.SyncBatchNorm), ("GN", nn.GroupNorm)])
+                                      ("SyncBN", SYNC_BN_CLASS), ("GN", nn.GroupNorm)])
 def test_resnet_norm_variants(norm: str, cls: type) -> None:
     m = ResNet(depth=50, norm=norm, stem_out_channels=32, res2_out_channels=128, width_per_group=32).eval()
     assert isinstance(m.stem.conv1.norm, cls) and isinstance(m.res5[2].conv3.norm, cls)
@@ -101,6 +104,18 @@ def test_resnet_norm_variants(norm: str, cls: type) -> None:
     assert out["res5"].shape == (1, 1024, 2, 2) and torch.isfinite(out["res5"]).all()
     if norm == "FrozenBN":
         assert not [n for n, _ in m.named_parameters() if "norm" in n]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="SyncBN stays SyncBatchNorm where CUDA is available")
+def test_sync_bn_without_cuda_trains_as_batch_norm() -> None:
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="SyncBN' without CUDA"):
+        sync = ResNet(depth=18, norm="SyncBN", stem_out_channels=16, res2_out_channels=16).train()
+    bn = ResNet(depth=18, norm="BN", stem_out_channels=16, res2_out_channels=16).train()
+    bn.load_state_dict(sync.state_dict())  # the same parameter and buffer names
+    assert type(sync.res3[0].conv1.norm) is nn.BatchNorm2d
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(sync(x)["res5"], bn(x)["res5"])
 
 
 def test_resnet_frozen_bn_equals_bn_in_eval() -> None:

@@ -1,6 +1,7 @@
 """Normalization layers selected by name: ``FrozenBN``, ``BN``, ``SyncBN``, ``GN``, ``LN`` or ``""``."""
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
@@ -61,6 +62,8 @@ def build_norm(norm: Optional[str], channels: int, num_groups: int = 32) -> Opti
     """Build a 2-d normalization layer by name (``GN`` = ``GroupNorm(32, C)`` as in detectron2).
 
     Returns ``None`` for ``""``/``None``. ``LN`` is a channels-first LayerNorm over ``C`` of ``[B, C, H, W]``.
+    ``SyncBN`` is ``nn.SyncBatchNorm`` where CUDA is available and ``nn.BatchNorm2d`` (with a warning)
+    where it is not: torch synchronizes BatchNorm on GPUs only.
     """
     if not norm:
         return None
@@ -69,7 +72,12 @@ def build_norm(norm: Optional[str], channels: int, num_groups: int = 32) -> Opti
     if norm == "BN":
         return nn.BatchNorm2d(channels)
     if norm == "SyncBN":
-        return nn.SyncBatchNorm(channels)
+        if torch.cuda.is_available():
+            return nn.SyncBatchNorm(channels)
+        # torch's SyncBatchNorm (and DDP around it) runs on GPUs only: a GPU config still trains here
+        warnings.warn("norm='SyncBN' without CUDA: building BatchNorm2d instead (statistics of each "
+                      "process's own batch; same parameters and state-dict names).", stacklevel=2)
+        return nn.BatchNorm2d(channels)
     if norm == "GN":
         return nn.GroupNorm(num_groups, channels)
     if norm == "LN":
