@@ -11,9 +11,7 @@ the two are close, classification is not what holds AP back. Sizes follow COCO (
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
 import sys
 from pathlib import Path
 
@@ -24,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from segformers.apis import init_model, inference  # noqa: E402
 from segformers.apis.inference import dataset_meta  # noqa: E402
-from segformers.evaluation.coco_metric import coco_mask_eval, encode_instances  # noqa: E402
+from segformers.evaluation.coco_metric import CocoInstanceMetric, coco_mask_eval, encode_instances  # noqa: E402
 
 
 def iou_matrix(gt: np.ndarray, preds: np.ndarray) -> np.ndarray:
@@ -37,8 +35,6 @@ def iou_matrix(gt: np.ndarray, preds: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pycocotools.coco import COCO
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config"), ap.add_argument("checkpoint")
     ap.add_argument("--data", default="data/toy/coco", help="COCO root with annotations/instances_<split>.json")
@@ -47,15 +43,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--iou", type=float, default=0.5)
     args = ap.parse_args(argv)
     root = Path(args.data)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(str(root / "annotations" / f"instances_{args.split}.json"))
-    img_ids = sorted(coco.getImgIds())[: args.num or None]
     model = init_model(args.config, args.checkpoint)
-    classes = list(dataset_meta(model.cfg)["classes"])
-    cat_of = {classes.index(c["name"]): c["id"] for c in coco.loadCats(coco.getCatIds())}
+    # the instance metric's own label -> category id mapping and detection records
+    metric = CocoInstanceMetric(ann_file=str(root / "annotations" / f"instances_{args.split}.json"))
+    metric.dataset_meta = dataset_meta(model.cfg)
+    coco, cat_ids = metric.coco, metric.label_to_category()
+    img_ids = sorted(coco.getImgIds())[: args.num or None]
     images = [np.asarray(Image.open(root / args.split / coco.imgs[i]["file_name"]).convert("RGB")) for i in img_ids]
     results = inference(model, images, batch_size=8)
-    rows, detections = [], []
+    rows = []
     for img_id, res in zip(img_ids, results):
         anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])) if not a["iscrowd"]]
         size = (coco.imgs[img_id]["height"], coco.imgs[img_id]["width"])
@@ -68,13 +64,9 @@ def main(argv: list[str] | None = None) -> None:
         for k, a in enumerate(anns):
             best_any = any_iou[k].max() if any_iou.shape[1] else 0.0
             j = int(pan_iou[k].argmax()) if len(segs) else -1
-            right = j >= 0 and cat_of.get(segs[j]["category_id"]) == a["category_id"]
+            right = j >= 0 and cat_ids[segs[j]["category_id"]] == a["category_id"]
             rows.append((a["area"], best_any, pan_iou[k, j] if j >= 0 else 0.0, right))
-        enc = encode_instances(inst)
-        for score, label, rle in zip(enc["scores"], enc["labels"], enc["rles"]):
-            if int(label) in cat_of:
-                detections.append(dict(image_id=img_id, category_id=cat_of[int(label)], segmentation=rle,
-                                       score=float(score)))
+    detections = metric.to_detections([encode_instances(r["instances"]) for r in results], img_ids)
     report(np.array(rows, dtype=float).reshape(-1, 4), args.iou)
     aps = [coco_mask_eval(coco, copy.deepcopy(detections), img_ids, use_cats)[0].stats[0]
            if detections else 0.0 for use_cats in (True, False)]
