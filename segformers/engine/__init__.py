@@ -5,7 +5,7 @@ Registered names (scope ``segformers``):
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: ``MaskFormerOptimWrapperConstructor``;
 * ``OPTIM_WRAPPERS``: ``MixedPrecisionOptimWrapper`` (fp16 on CUDA, bf16 on CPU);
 * ``PARAM_SCHEDULERS``: ``WarmupPolyLR``, ``WarmupMultiStepLR`` (detectron2's closed forms);
-* ``HOOKS``: ``SafeCheckpointHook``; ``LOOPS``: ``ResumableIterBasedTrainLoop``.
+* ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``; ``LOOPS``: ``ResumableIterBasedTrainLoop``.
 
 Importing this package also makes mmengine load local checkpoints with ``torch.load(weights_only=True)``
 (see :mod:`segformers.engine.checkpoint`).
@@ -18,6 +18,7 @@ from .amp import MixedPrecisionOptimWrapper, enable_amp
 from .checkpoint import (SafeCheckpointHook, capture_rng_state, convert_checkpoint, from_plain,
                          load_local_weights_only, restore_rng_state, to_plain)
 from .loops import ResumableIterBasedTrainLoop
+from .match_cost_hook import MatchCostScheduleHook
 from .optim_constructor import MaskFormerOptimWrapperConstructor, group_of_each_parameter
 from .schedulers import WarmupMultiStepLR, WarmupPolyLR
 
@@ -41,6 +42,7 @@ __all__ = [
     "WarmupPolyLR",
     "WarmupMultiStepLR",
     "SafeCheckpointHook",
+    "MatchCostScheduleHook",
     "ResumableIterBasedTrainLoop",
     "enable_amp",
     "select_dist_backend",

@@ -1,0 +1,68 @@
+"""Change the weight of one Hungarian match cost over training (e.g. a strong class cost early only)."""
+from __future__ import annotations
+
+import bisect
+from typing import Any, List, Sequence, Tuple
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+from segformers.models.matchers import MatchCost
+from segformers.registry import HOOKS
+
+
+def piecewise_linear(points: Sequence[Tuple[int, float]], it: int) -> float:
+    """Value at iteration ``it`` of the polyline through ``points`` ``[(iteration, value), ...]``
+    (sorted by iteration); constant before the first and after the last point."""
+    iters = [p[0] for p in points]
+    k = bisect.bisect_right(iters, it)
+    if k == 0:
+        return float(points[0][1])
+    if k == len(points):
+        return float(points[-1][1])
+    (i0, v0), (i1, v1) = points[k - 1], points[k]
+    return float(v0 + (v1 - v0) * (it - i0) / (i1 - i0))
+
+
+@HOOKS.register_module()
+class MatchCostScheduleHook(Hook):
+    """Sets ``weight`` of every match cost of type ``cost_type`` in the model's matchers before each
+    training iteration to the polyline through ``points``.
+
+    Args:
+        cost_type: class name of the cost, e.g. ``"ClassCost"``.
+        points: ``[(iteration, weight), ...]`` with increasing iterations; linear in between, constant
+            outside. ``[(0, 10.0), (400, 10.0), (401, 2.0)]``: class cost 10 for iterations 0-400, then 2.
+
+    The weight is a function of the iteration only, so ``--resume`` continues the same schedule.
+    """
+
+    priority = "NORMAL"
+
+    def __init__(self, *, cost_type: str, points: Sequence[Sequence[float]]) -> None:
+        pts = [(int(p[0]), float(p[1])) for p in points]
+        if not pts:
+            raise ValueError("MatchCostScheduleHook needs points=[(iteration, weight), ...], got none")
+        if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
+            raise ValueError(f"MatchCostScheduleHook points must have strictly increasing iterations, got {pts}")
+        self.cost_type = cost_type
+        self.points = pts
+        self._costs: List[MatchCost] = []
+
+    def _find_costs(self, model: nn.Module) -> List[MatchCost]:
+        costs = [m for m in model.modules() if isinstance(m, MatchCost) and type(m).__name__ == self.cost_type]
+        if not costs:
+            found = sorted({type(m).__name__ for m in model.modules() if isinstance(m, MatchCost)})
+            raise ValueError(f"MatchCostScheduleHook: the model has no match cost of type {self.cost_type!r} "
+                             f"(it has {found}); set cost_type to one of those")
+        return costs
+
+    def before_train(self, runner: Any) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self._costs = self._find_costs(model)
+
+    def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        weight = piecewise_linear(self.points, runner.iter)
+        for cost in self._costs:
+            cost.weight = weight
