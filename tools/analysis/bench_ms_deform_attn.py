@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from segformers.models.layers import ms_deform_attn as msda  # noqa: E402
 
 CASES = {
-    "quickstart (N=4, 128x128)": dict(n=4, shapes=[(4, 4), (8, 8), (16, 16)], heads=4, dim=16),
+    "quickstart (N=4, 128x128, res2-res4)": dict(n=4, shapes=[(8, 8), (16, 16), (32, 32)], heads=4, dim=16),
+    "quickstart before (N=4, 128x128, res3-res5)": dict(n=4, shapes=[(4, 4), (8, 8), (16, 16)], heads=4, dim=16),
     "R50 (N=1, 512x512)": dict(n=1, shapes=[(16, 16), (32, 32), (64, 64)], heads=8, dim=32),
 }
 
