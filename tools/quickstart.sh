@@ -6,7 +6,7 @@
 #        CONFIG=configs/quickstart/maskformer_...py bash tools/quickstart.sh work_dirs/quickstart_maskformer
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIG=${CONFIG:-configs/quickstart/mask2former_r18-tiny_2xb2-2300it_toy-panoptic.py}
+CONFIG=${CONFIG:-configs/quickstart/mask2former_r18-tiny_2xb2-2100it_toy-panoptic.py}
 WORK_DIR=${1:-work_dirs/quickstart}
 PY=.venv/bin/python
 START=$(date +%s)

@@ -2,10 +2,11 @@
 # and 1000 iterations with a poly schedule (the previous quick-start schedule); FPN pixel decoder, DETR decoder on res5, focal + dice losses on full
 # 1/4-resolution masks, MaskFormer panoptic post-processing.
 # `CONFIG=<this file> bash tools/quickstart.sh work_dirs/quickstart_maskformer`.
-_base_ = ["./mask2former_r18-tiny_2xb2-2300it_toy-panoptic.py"]
+_base_ = ["./mask2former_r18-tiny_2xb2-2100it_toy-panoptic.py"]
 max_iters = 1000
 model = dict(
     backbone=dict(out_features=["res2", "res3", "res4", "res5"]),  # its DETR decoder reads res5
+    auxiliary_head=None,  # not in the numbers documented for the twin
     pixel_decoder=dict(_delete_=True, type="FPNPixelDecoder", conv_dim=64, mask_dim=64, norm="GN"),
     transformer_decoder=dict(_delete_=True, type="StandardTransformerDecoder", in_feature="res5",
                              hidden_dim=128, num_queries=30, nheads=4, dropout=0.1, dim_feedforward=512,

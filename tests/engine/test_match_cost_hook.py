@@ -16,7 +16,7 @@ from segformers.registry import HOOKS, MODELS
 from segformers.structures import Targets
 
 QUICKSTART = osp.join(osp.dirname(__file__), "..", "..", "configs", "quickstart",
-                      "mask2former_r18-tiny_2xb2-2300it_toy-panoptic.py")
+                      "mask2former_r18-tiny_2xb2-2100it_toy-panoptic.py")
 POINTS = [(0, 10.0), (400, 10.0), (800, 2.0)]
 
 

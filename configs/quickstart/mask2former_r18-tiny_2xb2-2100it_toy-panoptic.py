@@ -6,7 +6,8 @@
 # Speed choices (docs/training.md): no dataloader worker (the toy pipeline costs 0.01 s per batch; a
 # worker's tensor hand-over costs more), InfiniteSampler (mmengine pauses 2 s at every epoch boundary
 # otherwise), fused AdamW, 256 points at 32x32 mask logits, one deformable encoder layer and one round
-# of 3 masked-attention decoder layers. About 0.24 s per iteration.
+# of 3 masked-attention decoder layers. 0.24-0.27 s per iteration: 2100 iterations stay under 10 minutes
+# when the machine runs slow.
 _base_ = [
     "../_base_/models/mask2former_r50.py",
     "../_base_/datasets/toy_panoptic.py",
@@ -14,7 +15,7 @@ _base_ = [
     "../_base_/default_runtime.py",
 ]
 num_classes = 8
-max_iters = 2300
+max_iters = 2100
 image_size = (128, 128)
 model = dict(
     num_classes=num_classes,
@@ -35,6 +36,9 @@ model = dict(
     # overlapping things are less exact: a segment keeps its place if 60% (official 80%) of its mask
     # survives the per-pixel merge (docs/quickstart.md: +1.0 PQ on the mean of three seeds)
     postprocessor=dict(topk_per_image=100, object_mask_threshold=0.5, overlap_threshold=0.6),
+    # training only: per-pixel cross-entropy on the mask features (a 1x1 classifier); the classes of the
+    # things' pixels are learnt better (docs/quickstart.md: +1.3 mIoU, +2.2 mask AP on three seeds)
+    auxiliary_head=dict(type="PixelClassificationHead", loss_weight=2.0),
 )
 optim_wrapper = dict(
     optimizer=dict(lr=5e-4, weight_decay=0.05, fused=True),
@@ -83,7 +87,7 @@ test_evaluator = val_evaluator
 env_cfg = dict(num_threads=1)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=1150, max_keep_ckpts=2, save_last=True),
+    checkpoint=dict(interval=1050, max_keep_ckpts=2, save_last=True),
 )
 # class names, thing flags and colours for tools/infer.py (training and testing read them from the data)
 metainfo = dict(
