@@ -1,5 +1,4 @@
 """MatchCostScheduleHook sets the matcher's class-cost weight per iteration, and that changes the matching."""
-import os.path as osp
 from types import SimpleNamespace
 
 import pytest
@@ -14,9 +13,8 @@ from segformers.engine.match_cost_hook import piecewise_linear
 from segformers.models.matchers import HungarianMatcher
 from segformers.registry import HOOKS, MODELS
 from segformers.structures import Targets
+from toy_train_probes import M2F
 
-QUICKSTART = osp.join(osp.dirname(__file__), "..", "..", "configs", "quickstart",
-                      "mask2former_r18-tiny_2xb2-2100it_toy-panoptic.py")
 POINTS = [(0, 10.0), (400, 10.0), (800, 2.0)]
 
 
@@ -59,7 +57,7 @@ def test_schedule_flips_the_matching_of_crossed_queries():
 
 def test_hook_finds_the_class_cost_of_the_quickstart_model():
     init_default_scope("segformers")
-    cfg = Config.fromfile(QUICKSTART)
+    cfg = Config.fromfile(M2F)
     model = MODELS.build(cfg.model)
     hook = HOOKS.build(dict(type="MatchCostScheduleHook", cost_type="ClassCost", points=POINTS))
     runner = SimpleNamespace(model=model, iter=600)
