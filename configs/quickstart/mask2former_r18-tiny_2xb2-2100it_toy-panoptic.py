@@ -17,18 +17,18 @@ _base_ = [
 num_classes = 8
 max_iters = 2100
 image_size = (128, 128)
+# res2-res4 (strides 4-16) instead of the official res3-res5 (8-32) for the deformable encoder and the
+# masked-attention levels: on 128-pixel images res5 is 4x4 cells and most things are under 32x32
+# pixels; res5 is not built (1.6M parameters instead of 3.8M, same time per iteration)
+feature_levels = ["res2", "res3", "res4"]
 model = dict(
     num_classes=num_classes,
     # stem of three 3x3 convs (detectron2's "deeplab" stem) instead of one 7x7: finer first features for
     # 128-pixel images at little extra cost
-    # res2-res4 (strides 4-16) instead of the official res3-res5 (8-32) for the deformable encoder and the
-    # masked-attention levels: on 128-pixel images res5 is 4x4 cells and most things are under 32x32
-    # pixels; res5 is not built (1.6M parameters instead of 3.8M, same time per iteration)
     backbone=dict(depth=18, norm="BN", stem_type="deeplab", stem_out_channels=32, res2_out_channels=32,
-                  out_features=["res2", "res3", "res4"]),
-    pixel_decoder=dict(conv_dim=64, mask_dim=64, in_features=["res2", "res3", "res4"],
-                       transformer_in_features=["res2", "res3", "res4"], transformer_enc_layers=1,
-                       transformer_nheads=4, transformer_dim_feedforward=256),
+                  out_features=feature_levels),
+    pixel_decoder=dict(conv_dim=64, mask_dim=64, in_features=feature_levels, transformer_in_features=feature_levels,
+                       transformer_enc_layers=1, transformer_nheads=4, transformer_dim_feedforward=256),
     transformer_decoder=dict(hidden_dim=128, num_queries=30, nheads=4, dim_feedforward=512, dec_layers=3),
     # class loss x5 of the official weight: from scratch, telling the shapes apart is what learns slowest
     criterion=dict(matcher=dict(num_points=256), num_points=256, class_loss=dict(loss_weight=10.0)),

@@ -1,9 +1,9 @@
 """Change the weight of one Hungarian match cost over training (e.g. a strong class cost early only)."""
 from __future__ import annotations
 
-import bisect
 from typing import Any, List, Sequence, Tuple
 
+import numpy as np
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
@@ -14,15 +14,8 @@ from segformers.registry import HOOKS
 
 def piecewise_linear(points: Sequence[Tuple[int, float]], it: int) -> float:
     """Value at iteration ``it`` of the polyline through ``points`` ``[(iteration, value), ...]``
-    (sorted by iteration); constant before the first and after the last point."""
-    iters = [p[0] for p in points]
-    k = bisect.bisect_right(iters, it)
-    if k == 0:
-        return float(points[0][1])
-    if k == len(points):
-        return float(points[-1][1])
-    (i0, v0), (i1, v1) = points[k - 1], points[k]
-    return float(v0 + (v1 - v0) * (it - i0) / (i1 - i0))
+    (sorted by iteration); constant before the first and after the last point (``np.interp``)."""
+    return float(np.interp(it, [p[0] for p in points], [p[1] for p in points]))
 
 
 @HOOKS.register_module()
