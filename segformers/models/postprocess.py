@@ -206,7 +206,15 @@ class MaskFormerInference:
         )
 
     def __call__(self, mask_cls: Tensor, mask_pred: Tensor, metainfo: dict) -> dict:
-        """``mask_cls [Q,K+1]``, ``mask_pred [Q,H_pad,W_pad]`` (already at the padded input size)."""
+        """``mask_cls [Q,K+1]``, ``mask_pred [Q,h,w]`` logits of the padded input.
+
+        Masks of another size than ``metainfo["batch_input_shape"]`` (the padded input size, e.g. the
+        decoder's low-resolution logits) are first resized to it bilinearly, as in the official code."""
+        pad_shape = metainfo.get("batch_input_shape")
+        if pad_shape is not None and tuple(mask_pred.shape[-2:]) != tuple(pad_shape):
+            mask_pred = F.interpolate(
+                mask_pred[None], size=tuple(pad_shape), mode="bilinear", align_corners=False
+            )[0]
         img_shape = metainfo.get("img_shape", mask_pred.shape[-2:])
         ori_shape = metainfo.get("ori_shape", img_shape)
         if self.postprocess_before_inference:

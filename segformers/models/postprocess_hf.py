@@ -34,9 +34,9 @@ class HFImageProcessorInference:
     """Semantic / instance / panoptic results exactly as transformers' processor post-processing with
     ``target_sizes=[ori_shape]``, in the result format of ``MaskFormerInference``.
 
-    ``MaskFormer.predict`` hands this postprocessor the decoder's low-resolution mask logits (it reads
-    ``needs_low_res_masks``) together with ``metainfo["batch_input_shape"]`` (the padded input size), so
-    that the padding can be cropped before resizing to the original size.
+    ``MaskFormer.predict`` hands every postprocessor the decoder's low-resolution mask logits together
+    with ``metainfo["batch_input_shape"]`` (the padded input size); this one crops the padding from the
+    low-resolution logits before resizing them to the original size, as transformers does.
 
     Args:
         semantic_on / instance_on / panoptic_on: which results to produce.
@@ -53,8 +53,6 @@ class HFImageProcessorInference:
     segments_info with id, isthing, category_id, score)``; ``instances`` with ``scores``, ``labels``,
     ``masks [N, H, W]`` bool, ``boxes`` (zeros) and ``query_ids``.
     """
-
-    needs_low_res_masks = True
 
     def __init__(
         self,

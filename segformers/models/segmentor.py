@@ -5,7 +5,6 @@ import inspect
 from typing import Optional, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
@@ -209,17 +208,13 @@ class MaskFormer(BaseModel):
     def predict(self, inputs: Tensor, data_samples: Optional[list[SegDataSample]] = None) -> list[SegDataSample]:
         """Post-processed results per image in ``sample.pred`` at the original image size.
 
-        The postprocessor gets the mask logits upsampled to the padded input size, or the decoder's
-        low-resolution logits if it sets ``needs_low_res_masks``; ``batch_input_shape`` is in its metainfo."""
+        The postprocessor gets the decoder's low-resolution mask logits and the padded input size as
+        ``batch_input_shape`` in its metainfo; it resizes the masks itself."""
         outputs = self.extract(inputs)
         pad_size = inputs.shape[-2:]
-        if getattr(self.postprocessor, "needs_low_res_masks", False):  # e.g. HFImageProcessorInference
-            masks = outputs.pred_masks
-        else:
-            masks = F.interpolate(outputs.pred_masks, size=pad_size, mode="bilinear", align_corners=False)
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(img_shape=tuple(pad_size))) for _ in range(len(inputs))]
         for i, sample in enumerate(data_samples):
             meta = {"batch_input_shape": tuple(pad_size), **sample.metainfo}
-            sample.pred = self.postprocessor(outputs.pred_logits[i], masks[i], meta)
+            sample.pred = self.postprocessor(outputs.pred_logits[i], outputs.pred_masks[i], meta)
         return data_samples

@@ -25,7 +25,7 @@ META = dict(img_shape=(96, 128), ori_shape=(90, 120), batch_input_shape=(96, 128
 
 def test_registered_and_flags():
     post = POSTPROCESSORS.build(dict(type="HFImageProcessorInference", instance_on=True))
-    assert isinstance(post, HFImageProcessorInference) and post.needs_low_res_masks
+    assert isinstance(post, HFImageProcessorInference)
     with pytest.raises(ValueError, match="at least one"):
         HFImageProcessorInference(semantic_on=False)
 
