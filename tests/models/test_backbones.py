@@ -79,6 +79,19 @@ def test_resnet_out_features_subset_builds_only_needed_stages() -> None:
     assert m.out_channels == {"res3": 64} and m.out_strides == {"res3": 8}
 
 
+@pytest.mark.parametrize("stem_type", ["basic", "deeplab"])
+def test_resnet_stem_output_is_the_stride_2_map_before_the_pool(stem_type: str) -> None:
+    m = ResNet(depth=18, stem_type=stem_type, out_features=["stem", "res2"], **TINY_RESNET).eval()
+    x = torch.randn(1, 3, 64, 64)
+    out = m(x)
+    assert shapes(out) == {"stem": (1, 16, 32, 32), "res2": (1, 32, 16, 16)}
+    assert m.out_channels == {"stem": 16, "res2": 32} and m.out_strides == {"stem": 2, "res2": 4}
+    assert torch.equal(out["stem"], m.stem.features(x))
+    assert torch.equal(m.res2(torch.nn.functional.max_pool2d(out["stem"], 3, 2, 1)), out["res2"])
+    only = ResNet(depth=18, out_features=["stem"], **TINY_RESNET)
+    assert only.stage_names == [] and not hasattr(only, "res2")
+
+
 @pytest.mark.parametrize("freeze_at", [0, 1, 2, 5])
 def test_resnet_freeze_at(freeze_at: int) -> None:
     m = ResNet(depth=50, norm="BN", freeze_at=freeze_at, **TINY_RESNET)

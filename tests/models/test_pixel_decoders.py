@@ -104,6 +104,22 @@ def test_bad_configuration_errors():
         )
 
 
+def test_msdeformattn_stride_2_mask_features_from_a_stem_level():
+    """A ResNet ``stem`` output (stride 2) as the one FPN level: mask features at 1/2 (common_stride=2)."""
+    g = torch.Generator().manual_seed(0)
+    chans, strides = {"stem": 6, "res2": 8, "res3": 12, "res4": 16}, {"stem": 2, "res2": 4, "res3": 8, "res4": 16}
+    sizes = {"stem": (32, 40), "res2": (16, 20), "res3": (8, 10), "res4": (4, 5)}
+    feats = {k: torch.randn(2, chans[k], *sizes[k], generator=g) for k in chans}
+    pd = MSDeformAttnPixelDecoder(
+        in_channels=chans, in_strides=strides, in_features=list(chans), common_stride=2,
+        transformer_in_features=["res2", "res3", "res4"], **SMALL, **SMALL_ENC,
+    )
+    out = pd(feats)
+    assert pd.fpn_in_features == ["stem"] and pd.lateral_convs[0].in_channels == 6
+    assert out.mask_features.shape == (2, 16, 32, 40)
+    assert [tuple(f.shape[-2:]) for f in out.multi_scale_features] == [(4, 5), (8, 10), (16, 20)]
+
+
 def manual_detr_layer(layer: DetrEncoderLayer, src, pos, pre_norm: bool):
     """DETR encoder layer written out: packed q/k/v rows [0:C], [C:2C], [2C:3C], softmax(qk^T / sqrt(d))."""
     c, heads = src.shape[-1], layer.self_attn.num_heads

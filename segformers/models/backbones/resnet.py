@@ -16,6 +16,7 @@ from segformers.registry import BACKBONES
 from ..layers import Conv2dNormAct, FrozenBatchNorm2d
 
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
+STEM = "stem"  # optional output: the stem's stride-2 activation, before its max-pool
 BLOCKS_PER_DEPTH = {
     18: (2, 2, 2, 2),
     34: (3, 4, 6, 3),
@@ -55,9 +56,17 @@ class BasicStem(nn.Module):
         self.out_channels = out_channels
         self.conv1 = _conv(in_channels, out_channels, 7, norm, stride=2)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The stride-2 activation before the max-pool: ``[B, 3, H, W] -> [B, C, H/2, W/2]``."""
+        return F.relu_(self.conv1(x))
+
     def forward(self, x: Tensor) -> Tensor:
-        x = F.relu_(self.conv1(x))
-        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        return stem_pool(self.features(x))
+
+
+def stem_pool(x: Tensor) -> Tensor:
+    """The stems' 3x3/2 max-pool: ``[B, C, H/2, W/2] -> [B, C, H/4, W/4]``."""
+    return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
 
 
 class DeepLabStem(nn.Module):
@@ -76,11 +85,14 @@ class DeepLabStem(nn.Module):
         self.conv2 = _conv(half, half, 3, norm)
         self.conv3 = _conv(half, out_channels, 3, norm)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """The stride-2 activation before the max-pool: ``[B, 3, H, W] -> [B, C, H/2, W/2]``."""
         x = F.relu_(self.conv1(x))
         x = F.relu_(self.conv2(x))
-        x = F.relu_(self.conv3(x))
-        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        return F.relu_(self.conv3(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return stem_pool(self.features(x))
 
 
 class BasicBlock(nn.Module):
@@ -134,7 +146,9 @@ class ResNet(nn.Module):
     """ResNet-18/34/50/101/152 (and R101c with ``stem_type="deeplab"``) as in detectron2.
 
     ``forward(x [B, 3, H, W]) -> {"res2": [B, C2, H/4, W/4], ..., "res5": [B, C5, H/32, W/32]}`` restricted
-    to ``out_features``. Stages after the last requested one are not built (detectron2 behaviour).
+    to ``out_features``; ``"stem"`` adds the stem's stride-2 map before its max-pool ``[B, C_stem, H/2,
+    W/2]`` (e.g. for mask features at 1/2). Stages after the last requested one are not built (detectron2
+    behaviour).
     Widths double per stage: ``res{k}`` has ``res2_out_channels * 2**(k-2)`` channels and bottleneck width
     ``num_groups * width_per_group * 2**(k-2)``. ``freeze_at`` = 0 freezes nothing, 1 the stem, 2 the stem
     and res2, ... (frozen parts get ``requires_grad=False`` and their BatchNorms become FrozenBN).
@@ -165,8 +179,8 @@ class ResNet(nn.Module):
         self.stem = stem_cls(in_channels=3, out_channels=stem_out_channels, norm=norm)
         self.out_features = list(out_features)
         self.size_divisibility = 32
-        self.out_channels: dict[str, int] = {}
-        self.out_strides: dict[str, int] = {}
+        self.out_channels: dict[str, int] = {STEM: stem_out_channels}
+        self.out_strides: dict[str, int] = {STEM: 2}
         self._build_stages(
             depth=depth, norm=norm, blocks=blocks, in_channels=stem_out_channels,
             out_channels=res2_out_channels, bottleneck_channels=num_groups * width_per_group,
@@ -185,10 +199,10 @@ class ResNet(nn.Module):
                              f"{sorted(BLOCKS_PER_DEPTH)}.")
         if stem_type not in ("basic", "deeplab"):
             raise ValueError(f"ResNet: stem_type must be 'basic' or 'deeplab', got {stem_type!r}.")
-        bad = [f for f in out_features if f not in STAGE_NAMES]
+        bad = [f for f in out_features if f not in (STEM, *STAGE_NAMES)]
         if bad or not out_features:
             raise ValueError(f"ResNet: out_features {list(out_features)} must be a non-empty subset of "
-                             f"{list(STAGE_NAMES)}.")
+                             f"{[STEM, *STAGE_NAMES]}.")
         if not 0 <= freeze_at <= 5:
             raise ValueError(f"ResNet: freeze_at must be in [0, 5] (0 = nothing frozen), got {freeze_at}.")
         blocks = list(BLOCKS_PER_DEPTH[depth] if num_blocks_per_stage is None else num_blocks_per_stage)
@@ -209,7 +223,7 @@ class ResNet(nn.Module):
             raise ValueError("ResNet-18/34 (basic blocks) need num_groups=1, res5_dilation=1 and "
                              "res5_multi_grid of ones.")
         stride = 4
-        last = max(STAGE_NAMES.index(f) for f in self.out_features)
+        last = max((STAGE_NAMES.index(f) for f in self.out_features if f != STEM), default=-1)
         for idx in range(last + 1):
             name = STAGE_NAMES[idx]
             dilation = res5_dilation if idx == 3 else 1
@@ -247,7 +261,10 @@ class ResNet(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"ResNet expects images [B, 3, H, W], got shape {tuple(x.shape)}.")
         outputs = {}
-        x = self.stem(x)
+        x = self.stem.features(x)
+        if STEM in self.out_features:
+            outputs[STEM] = x
+        x = stem_pool(x)
         for name in self.stage_names:
             x = getattr(self, name)(x)
             if name in self.out_features:
