@@ -27,3 +27,13 @@ def test_report_counts_recall_per_size(capsys):
     assert lines[1].split() == ["all", "4", "0.750", "0.500", "0.250", "0.650"]
     assert lines[2].split()[-5:] == ["2", "0.500", "0.500", "0.500", "0.650"]
     assert lines[3].split()[-5:] == ["2", "1.000", "0.500", "0.000", "0.650"]
+
+
+def test_print_confusion_rows_in_percent_of_their_pixels(capsys):
+    conf = np.array([[0, 0, 0], [1, 6, 3], [0, 2, 2]])
+    thing_errors.print_confusion(conf, ["sky", "disk", "square"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["sky", "disk", "square"]
+    assert lines[2].split() == ["disk", "10.0", "60.0", "30.0"]  # the empty 'sky' row is left out
+    assert lines[3].split() == ["square", "0.0", "50.0", "50.0"]
+    assert len(lines) == 4

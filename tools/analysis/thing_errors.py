@@ -7,6 +7,8 @@ For every non-crowd ground-truth instance: the best mask IoU among the instance 
 class, any score) and among the panoptic thing segments, and whether that panoptic segment has the
 right class. Then COCO mask AP with categories (the usual number) and without (``useCats=0``): when
 the two are close, classification is not what holds AP back. Sizes follow COCO (small < 32^2 pixels).
+Last, the semantic output's pixel confusion of the thing classes: where the pixels of each thing class
+go (percent of its ground-truth pixels, non-crowd instances).
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     images = [np.asarray(Image.open(root / args.split / coco.imgs[i]["file_name"]).convert("RGB")) for i in img_ids]
     results = inference(model, images, batch_size=8)
     rows = []
+    classes = list(metric.dataset_meta["classes"])
+    confusion = np.zeros((len(classes), len(classes)), np.int64)
     for img_id, res in zip(img_ids, results):
         anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])) if not a["iscrowd"]]
         size = (coco.imgs[img_id]["height"], coco.imgs[img_id]["width"])
@@ -61,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         pan_map = res["panoptic_seg"].numpy()
         pan = np.stack([pan_map == s["id"] for s in segs]) if segs else np.zeros((0, *size), bool)
         any_iou, pan_iou = iou_matrix(gt, inst["masks"].numpy()), iou_matrix(gt, pan)
+        sem = res["sem_seg"].numpy()
+        for k, a in enumerate(anns):
+            confusion[cat_ids.index(a["category_id"])] += np.bincount(sem[gt[k] > 0], minlength=len(classes))
         for k, a in enumerate(anns):
             best_any = any_iou[k].max() if any_iou.shape[1] else 0.0
             j = int(pan_iou[k].argmax()) if len(segs) else -1
@@ -71,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     aps = [coco_mask_eval(coco, copy.deepcopy(detections), img_ids, use_cats)[0].stats[0]
            if detections else 0.0 for use_cats in (True, False)]
     print(f"mask AP {100 * aps[0]:.1f}, class-agnostic mask AP {100 * aps[1]:.1f} ({len(img_ids)} images)")
+    print_confusion(confusion, classes)
 
 
 def report(rows: np.ndarray, thr: float) -> None:
@@ -83,6 +91,15 @@ def report(rows: np.ndarray, thr: float) -> None:
         hit = r[:, 2] >= thr
         print(f"{name:<14}{len(r):>6}{(r[:, 1] >= thr).mean():>11.3f}{hit.mean():>10.3f}"
               f"{(hit & (r[:, 3] > 0)).mean():>9.3f}{r[:, 1].mean():>11.3f}")
+
+
+def print_confusion(confusion: np.ndarray, classes: list[str]) -> None:
+    """Rows with ground-truth pixels of ``confusion [K, K]`` (gt x predicted counts) in percent of the row."""
+    print("pixels of each thing class (rows) predicted as (columns), %")
+    print(f"{'':<12}" + "".join(f"{c[:9]:>10}" for c in classes))
+    for name, row in zip(classes, confusion):
+        if row.sum():
+            print(f"{name[:11]:<12}" + "".join(f"{100 * v / row.sum():>10.1f}" for v in row))
 
 
 if __name__ == "__main__":
