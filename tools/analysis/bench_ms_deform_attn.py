@@ -1,6 +1,6 @@
 """Time multi-scale deformable attention, forward + backward, for each implementation.
 
-Usage: python tools/analysis/bench_ms_deform_attn.py [--threads T] [--runs N]
+Usage: python tools/analysis/bench_ms_deform_attn.py [--threads T] [--runs N] [--dtype {float32,bfloat16}]
 
 Cases: the quick-start pixel decoder (batch 4, 128x128 input: levels 4x4, 8x8, 16x16, 4 heads of 16
 channels) and the official Mask2Former R50 one on a 512x512 image (levels 16x16, 32x32, 64x64, 8 heads
@@ -31,13 +31,14 @@ CASES = {
 }
 
 
-def _inputs(n: int, shapes: list, heads: int, dim: int, points: int = 4):  # noqa: ANN202
+def _inputs(n: int, shapes: list, heads: int, dim: int, points: int = 4,  # noqa: ANN202
+            dtype: torch.dtype = torch.float32):
     g = torch.Generator().manual_seed(0)
     s = sum(h * w for h, w in shapes)
     value = torch.randn(n, s, heads, dim, generator=g)
     loc = torch.rand(n, s, heads, len(shapes), points, 2, generator=g)
     attn = torch.rand(n, s, heads, len(shapes), points, generator=g).softmax(-1)
-    return value, loc, attn
+    return value.to(dtype), loc.to(dtype), attn.to(dtype)
 
 
 def _plain_embedding_bag(index, table, weights):  # noqa: ANN001, ANN202
@@ -45,9 +46,9 @@ def _plain_embedding_bag(index, table, weights):  # noqa: ANN001, ANN202
     return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
 
 
-def time_case(case: dict, impl: str, runs: int) -> float:
+def time_case(case: dict, impl: str, runs: int, dtype: torch.dtype = torch.float32) -> float:
     """Median seconds of one forward + backward."""
-    value, loc, attn = (t.requires_grad_(True) for t in _inputs(**case))
+    value, loc, attn = (t.requires_grad_(True) for t in _inputs(**case, dtype=dtype))
     name = "grid_sample" if impl == "grid_sample" else "gather"
     use_eb = impl == "gather-eb"
     times = []
@@ -63,12 +64,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"threads={args.threads}, median of {args.runs} runs, forward + backward in ms")
+    dtype = getattr(torch, args.dtype)
+    print(f"threads={args.threads}, {args.dtype}, median of {args.runs} runs, forward + backward in ms")
     for label, case in CASES.items():
         impls = ("gather", "gather-eb", "grid_sample")
-        row = {impl: time_case(case, impl, args.runs) * 1e3 for impl in impls}
+        row = {impl: time_case(case, impl, args.runs, dtype) * 1e3 for impl in impls}
         print(f"{label:28s} " + "  ".join(f"{k} {v:8.2f}" for k, v in row.items()))
 
 
