@@ -8,8 +8,8 @@ on ``2 * loc - 1``). Two interchangeable implementations:
   value table and its bilinear weight times the attention weight, and reduces them with one
   ``F.embedding_bag`` call (with our backward, :mod:`.weighted_gather`). On CPU (one thread, a 512x512
   image: Lq = 5376, 8 heads, 3 levels, 4 points) the forward takes 24 ms vs 199 ms for per-level
-  ``grid_sample``; forward + backward 0.49 s vs 0.81 s (``tools/analysis/bench_ms_deform_attn.py``,
-  which also times ``embedding_bag``'s own backward: 0.65 s), and bf16 runs as fast as fp32. The
+  ``grid_sample``; forward + backward 0.22 s vs 0.78 s (``tools/analysis/bench_ms_deform_attn.py``,
+  which also times ``embedding_bag``'s own backward: 0.69 s; bf16: 0.43 s vs 0.78 s). The
   default on CPU, and on GPU under ``torch.use_deterministic_algorithms(True)`` (its backward, a
   stable sort and sums, is deterministic; ``grid_sample``'s CUDA backward is not and raises there).
 * ``"grid_sample"`` — one ``grid_sample`` per level, accumulated level by level (no stacking of the
