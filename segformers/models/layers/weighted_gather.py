@@ -10,8 +10,9 @@ narrow rows). :class:`WeightedGather` computes the same gradients with vectorise
 * ``d weights``: ``grad_weights[b, t] = <table[index[b, t]], grad_out[b]>``, the product
   ``grad_out @ table.T`` sampled at the taps: ``torch.sparse.sampled_addmm`` on a CSR pattern of the
   taps (one independent dot product per tap, in tap order, duplicates allowed) on CPU in fp32 / fp64,
-  3x faster than gathering the rows first; elsewhere (CUDA, bf16, fp16) one ``index_select`` and one
-  batched matrix-vector product.
+  which never writes the gathered rows out; elsewhere (CUDA, bf16, fp16) one ``index_select`` and one
+  batched matrix-vector product (on the quick start's shapes the whole op's forward + backward took
+  about twice as long that way in fp32).
 
 ``tools/analysis/bench_ms_deform_attn.py`` measures it against ``embedding_bag``'s own backward.
 """
