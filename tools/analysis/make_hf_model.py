@@ -14,6 +14,7 @@ import argparse
 import torch
 
 STAGES = ["stage1", "stage2", "stage3", "stage4"]
+NAMES = ("mask2former-r50", "maskformer-r50", "mask2former-swin-t", "mask2former-tiny")
 
 
 def build(name: str):  # noqa: ANN201
@@ -42,7 +43,7 @@ def build(name: str):  # noqa: ANN201
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("name", choices=["mask2former-r50", "maskformer-r50", "mask2former-swin-t", "mask2former-tiny"])
+    p.add_argument("name", choices=NAMES)
     p.add_argument("out_dir")
     args = p.parse_args()
     torch.manual_seed(0)

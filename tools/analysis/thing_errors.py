@@ -68,7 +68,6 @@ def main(argv: list[str] | None = None) -> None:
         sem = res["sem_seg"].numpy()
         for k, a in enumerate(anns):
             confusion[cat_ids.index(a["category_id"])] += np.bincount(sem[gt[k] > 0], minlength=len(classes))
-        for k, a in enumerate(anns):
             best_any = any_iou[k].max() if any_iou.shape[1] else 0.0
             j = int(pan_iou[k].argmax()) if len(segs) else -1
             right = j >= 0 and cat_ids[segs[j]["category_id"]] == a["category_id"]
