@@ -37,8 +37,9 @@ model = dict(
     # survives the per-pixel merge (docs/quickstart.md: +1.0 PQ on the mean of three seeds)
     postprocessor=dict(topk_per_image=100, object_mask_threshold=0.5, overlap_threshold=0.6),
     # training only: per-pixel cross-entropy on the mask features (a 1x1 classifier); the classes of the
-    # things' pixels are learnt better (docs/quickstart.md: +1.3 mIoU, +2.2 mask AP on three seeds)
-    auxiliary_head=dict(type="PixelClassificationHead", loss_weight=2.0),
+    # things' pixels are learnt far faster. Weight 20 (2, 5, 10 and 40 tried): mean of three seeds mIoU
+    # 84.3 against 80.2 at weight 2, PQ and mask AP level; 40 trades AP for mIoU (docs/quickstart.md)
+    auxiliary_head=dict(type="PixelClassificationHead", loss_weight=20.0),
 )
 optim_wrapper = dict(
     optimizer=dict(lr=5e-4, weight_decay=0.05, fused=True),
