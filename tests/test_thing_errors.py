@@ -21,12 +21,13 @@ def test_iou_matrix_against_hand_counts():
 
 
 def test_report_counts_recall_per_size(capsys):
-    rows = np.array([[500, 0.9, 0.8, 1], [500, 0.4, 0.0, 0], [2000, 0.7, 0.6, 0], [2000, 0.6, 0.3, 1]], float)
+    rows = np.array([[500, 0.9, 0.8, 1], [100, 0.4, 0.0, 0], [2000, 0.7, 0.6, 0], [2000, 0.6, 0.3, 1]], float)
     thing_errors.report(rows, 0.5)
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["all", "4", "0.750", "0.500", "0.250", "0.650"]
-    assert lines[2].split()[-5:] == ["2", "0.500", "0.500", "0.500", "0.650"]
-    assert lines[3].split()[-5:] == ["2", "1.000", "0.500", "0.000", "0.650"]
+    assert lines[2].split()[-5:] == ["2", "0.500", "0.500", "0.500", "0.650"]  # small: 500 and 100 pixels
+    assert lines[3].split() == ["tiny", "(<16^2)", "1", "0.000", "0.000", "0.000", "0.400"]
+    assert lines[4].split()[-5:] == ["2", "1.000", "0.500", "0.000", "0.650"]
 
 
 def test_print_confusion_rows_in_percent_of_their_pixels(capsys):

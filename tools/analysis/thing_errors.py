@@ -6,7 +6,8 @@ Usage: python tools/analysis/thing_errors.py CONFIG CHECKPOINT [--data data/toy/
 For every non-crowd ground-truth instance: the best mask IoU among the instance predictions (any
 class, any score) and among the panoptic thing segments, and whether that panoptic segment has the
 right class. Then COCO mask AP with categories (the usual number) and without (``useCats=0``): when
-the two are close, classification is not what holds AP back. Sizes follow COCO (small < 32^2 pixels).
+the two are close, classification is not what holds AP back. Sizes follow COCO (small < 32^2 pixels);
+"tiny" (< 16^2) is the part of the small ones hardest to find.
 Last, the semantic output's pixel confusion of the thing classes: where the pixels of each thing class
 go (percent of its ground-truth pixels, non-crowd instances).
 """
@@ -81,9 +82,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(rows: np.ndarray, thr: float) -> None:
-    """Print recall at IoU ``thr`` for all / small / larger things."""
+    """Print recall at IoU ``thr`` for all / small / tiny (a part of small) / larger things."""
     print(f"{'things':<14}{'n':>6}{'any query':>11}{'panoptic':>10}{'+ class':>9}{'any-q IoU':>11}")
-    for name, sel in (("all", slice(None)), ("small (<32^2)", rows[:, 0] < 1024), ("larger", rows[:, 0] >= 1024)):
+    sizes = (("all", slice(None)), ("small (<32^2)", rows[:, 0] < 1024), ("tiny (<16^2)", rows[:, 0] < 256),
+             ("larger", rows[:, 0] >= 1024))
+    for name, sel in sizes:
         r = rows[sel]
         if not len(r):
             continue
