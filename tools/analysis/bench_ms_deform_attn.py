@@ -4,9 +4,10 @@ Usage: python tools/analysis/bench_ms_deform_attn.py [--threads T] [--runs N] [-
 
 Cases: the quick-start pixel decoder (batch 4, 128x128 input, 4 heads of 16 channels) on its levels
 res2-res4 (32x32, 16x16, 8x8) and on the former res3-res5 (16x16, 8x8, 4x4), and the official
-Mask2Former R50 one on a 512x512 image (levels 16x16, 32x32, 64x64, 8 heads of 32 channels). Implementations: ``gather`` (``embedding_bag`` forward, our backward), ``gather-eb``
-(the same forward with ``embedding_bag``'s own backward) and ``grid_sample``. Prints the median time
-in milliseconds after two warm-up runs.
+Mask2Former R50 one on a 512x512 image (levels 16x16, 32x32, 64x64, 8 heads of 32 channels).
+Implementations: ``gather`` (``embedding_bag`` forward, our backward), ``gather-eb`` (the same
+forward with ``embedding_bag``'s own backward) and ``grid_sample``. Prints the median time in
+milliseconds after two warm-up runs.
 """
 from __future__ import annotations
 
