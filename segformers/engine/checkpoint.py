@@ -91,7 +91,7 @@ def from_plain(obj: Any) -> Any:
     if isinstance(obj, dict):
         tag = obj.get(TAG)
         if tag == "ndarray":
-            return obj["value"].numpy().astype(obj.get("dtype"), copy=False)
+            return obj["value"].cpu().numpy().astype(obj.get("dtype"), copy=False)  # map_location may be a GPU
         if tag == "HistoryBuffer":
             return HistoryBuffer(from_plain(obj["log"]), from_plain(obj["count"]), obj["max_length"])
         if tag == "Counter":
@@ -122,13 +122,13 @@ def capture_rng_state() -> dict:
 
 
 def restore_rng_state(state: dict) -> None:
-    """Inverse of :func:`capture_rng_state`."""
+    """Inverse of :func:`capture_rng_state` (the states may have been loaded onto a GPU)."""
     random.setstate(state["python"])
     name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, np.asarray(keys).astype(np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((name, torch.as_tensor(keys).cpu().numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"].cpu())
 
 
 def _fsync_replace(tmp: str, dest: str) -> None:

@@ -87,7 +87,11 @@ def read_losses(work_dir: str) -> dict[int, float]:
         return {int(k): v for k, v in json.load(f).items()}
 
 
-def test_resume_after_a_crash_repeats_the_uninterrupted_run(toy_root, tmp_path):
+def test_resume_after_a_crash_repeats_the_uninterrupted_run(toy_root, tmp_path, monkeypatch):
+    # on the CPU even where CUDA is available: bitwise repeatable training is a CPU property (the CUDA
+    # backward of grid_sample and of bilinear interpolation accumulate with atomics, in any order)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("mmengine.device.utils.DEVICE", "cpu")  # mmengine's get_device(), fixed at import
     iters, crash = 6, 5
     hooks = dict(full=[dict(type="LossRecorderHook")], crash=[dict(type="LossRecorderHook", crash_after=crash)])
     configs = {k: write_tiny_config(str(tmp_path / f"{k}.py"), M2F,
