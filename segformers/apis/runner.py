@@ -43,7 +43,10 @@ def setup_distributed(cfg: Config) -> Config:
     from segformers.engine import select_dist_backend
 
     select_dist_backend(cfg)
-    if cfg.launcher == "none" or torch.cuda.is_available():
+    if cfg.launcher == "none":
+        return cfg
+    if torch.cuda.is_available():
+        _check_one_gpu_per_process()
         return cfg
     if cfg.launcher == "slurm":
         os.environ.setdefault("RANK", os.environ.get("SLURM_PROCID", "0"))
@@ -60,6 +63,19 @@ def setup_distributed(cfg: Config) -> Config:
     wrapper.setdefault("find_unused_parameters", bool(cfg.get("find_unused_parameters", False)))
     cfg.model_wrapper_cfg = wrapper
     return cfg
+
+
+def _check_one_gpu_per_process() -> None:
+    """NCCL runs one process per GPU: a local rank without a GPU of its own gets an error naming the fix
+    (mmengine's ``torch.cuda.set_device`` would fail with "invalid device ordinal")."""
+    local_rank = int(os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID", "0")))
+    gpus = torch.cuda.device_count()
+    if local_rank >= gpus:
+        raise RuntimeError(
+            f"Process of local rank {local_rank} has no GPU: {gpus} visible on this machine, one per process is "
+            f"needed. Start at most {gpus} processes per machine (tools/dist_train.sh CONFIG {gpus}), or train on "
+            "the CPU with gloo: CUDA_VISIBLE_DEVICES= tools/dist_train.sh CONFIG N."
+        )
 
 
 def build_runner(cfg: Config, loader: str = "train_dataloader"):  # noqa: ANN201

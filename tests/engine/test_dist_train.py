@@ -30,6 +30,7 @@ def dist_run(tmp_path_factory) -> Path:
                                tiny_overrides(root, True, ITERS, batch_size=2, hooks=hooks))
     work_dir = tmp / "work"
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), OMP_NUM_THREADS="1",
+               CUDA_VISIBLE_DEVICES="",  # gloo on CPU even on a GPU machine (two ranks, maybe one GPU)
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run(["bash", str(REPO / "tools" / "dist_train.sh"), config, "2", "--work-dir", str(work_dir)],
                           env=env, capture_output=True, text=True, timeout=240)
@@ -56,3 +57,23 @@ def test_num_masks_is_the_average_over_ranks(dist_run):
     for (local0, used0), (local1, used1) in zip(calls0, calls1):
         assert used0 == used1 == max((local0 + local1) / 2, 1.0)
     assert any(local0 != local1 for (local0, _), (local1, _) in zip(calls0, calls1))  # ranks saw different counts
+
+
+@pytest.mark.parametrize("gpus,local_rank,fails", [(1, 1, True), (2, 1, False), (0, 0, True)])
+def test_a_process_without_a_gpu_of_its_own_gets_a_clear_error(monkeypatch, gpus, local_rank, fails):
+    """With CUDA (NCCL, one GPU per process) a rank beyond the visible GPUs names the fix instead of
+    failing in ``torch.cuda.set_device``."""
+    import torch
+    from mmengine.config import Config
+
+    from segformers.apis.runner import setup_distributed
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+    cfg = Config(dict(launcher="pytorch", env_cfg=dict(dist_cfg=dict(backend="nccl"))))
+    if fails:
+        with pytest.raises(RuntimeError, match=f"{gpus} visible.*CUDA_VISIBLE_DEVICES= tools/dist_train.sh"):
+            setup_distributed(cfg)
+    else:
+        assert setup_distributed(cfg).env_cfg.dist_cfg.backend == "nccl"
