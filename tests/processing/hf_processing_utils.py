@@ -18,12 +18,13 @@ HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
 
 
 def hf_classes() -> dict[str, type]:
-    """The classes ``transformers.{MaskFormer,Mask2Former}ImageProcessor`` resolve to here (the PIL /
-    numpy ones, since torchvision is not installed)."""
+    """The ``transformers`` PIL / numpy processor classes, the reference of ours. They are what the public
+    names ``{MaskFormer,Mask2Former}ImageProcessor`` resolve to without torchvision; with torchvision
+    installed the public names give the torchvision backend, so the PIL classes are named directly."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from transformers import Mask2FormerImageProcessor, MaskFormerImageProcessor
-    return {"maskformer": MaskFormerImageProcessor, "mask2former": Mask2FormerImageProcessor}
+        from transformers import Mask2FormerImageProcessorPil, MaskFormerImageProcessorPil
+    return {"maskformer": MaskFormerImageProcessorPil, "mask2former": Mask2FormerImageProcessorPil}
 
 
 def hf_output(class_logits: torch.Tensor, mask_logits: torch.Tensor):
