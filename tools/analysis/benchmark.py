@@ -2,12 +2,14 @@
 
 Usage:
     python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT] [--shape H W] [--batch B]
-        [--runs N] [--warmup N] [--threads T] [--hf-dir HF_DIR]
+        [--runs N] [--warmup N] [--threads T] [--hf-dir HF_DIR] [--device cuda] [--amp float16|bfloat16]
 
 With ``--hf-dir`` (a Hugging Face ``save_pretrained`` folder, e.g. one written by
 ``tools/analysis/make_hf_model.py`` and converted with ``tools/convert_checkpoint.py hf``) the same
 measurements are taken for the ``transformers`` model on the same input and targets. Every
-measurement runs in a fresh subprocess so that its peak resident memory (CPU) is its own.
+measurement runs in a fresh subprocess so that its peak memory is its own (resident memory on CPU,
+``torch.cuda.max_memory_allocated`` on CUDA). ``--amp`` runs both models under autocast in that dtype
+(float16 with a ``GradScaler`` for the training step, as ``tools/train.py --amp`` does on CUDA).
 """
 from __future__ import annotations
 
@@ -35,52 +37,61 @@ def make_batch(batch: int, h: int, w: int, num_classes: int, seed: int = 0):  # 
     return x, labels, masks
 
 
+def step_fns(model: torch.nn.Module, args, forward, loss_fn):  # noqa: ANN001, ANN201
+    """``infer()`` and ``train()`` closures: AdamW step, autocast and (float16) loss scaling as asked."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    dtype = getattr(torch, args.amp) if args.amp else None
+    scaler = torch.amp.GradScaler(args.device, enabled=dtype == torch.float16)
+
+    def autocast():  # noqa: ANN202
+        return torch.autocast(args.device, dtype=dtype, enabled=dtype is not None)
+
+    def infer() -> None:
+        with torch.no_grad(), autocast():
+            forward(model.eval())
+
+    def train() -> None:
+        model.train()
+        with autocast():
+            loss = loss_fn(model)
+        opt.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    return infer, train
+
+
 def ours_step_fns(args):  # noqa: ANN001, ANN201
     from segformers.apis import forward_logits, init_model
     from segformers.structures import SegDataSample, Targets
 
-    model = init_model(args.config, args.checkpoint)
+    model = init_model(args.config, args.checkpoint, device=args.device)
     x, labels, masks = make_batch(args.batch, *args.shape, model.num_classes)
+    x = x.to(args.device)
     samples = []
     for lab, m in zip(labels, masks):
         s = SegDataSample()
-        s.gt = Targets(lab, m)
+        s.gt = Targets(lab.to(args.device), m.to(args.device))
         samples.append(s)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-
-    def infer() -> None:
-        with torch.no_grad():
-            forward_logits(model.eval(), x)
-
-    def train() -> None:
-        model.train()
-        loss = sum(model.loss(x, samples).values())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return infer, train
+    return step_fns(model, args, lambda m: forward_logits(m, x), lambda m: sum(m.loss(x, samples).values()))
 
 
 def hf_step_fns(args):  # noqa: ANN001, ANN201
     import transformers
 
-    model = transformers.AutoModelForUniversalSegmentation.from_pretrained(args.hf_dir)
+    model = transformers.AutoModelForUniversalSegmentation.from_pretrained(args.hf_dir).to(args.device)
     x, labels, masks = make_batch(args.batch, *args.shape, model.config.num_labels)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    x = x.to(args.device)
+    mask_labels = [m.float().to(args.device) for m in masks]
+    class_labels = [lab.to(args.device) for lab in labels]
+    return step_fns(model, args, lambda m: m(pixel_values=x, output_auxiliary_logits=True),
+                    lambda m: m(pixel_values=x, mask_labels=mask_labels, class_labels=class_labels).loss)
 
-    def infer() -> None:
-        with torch.no_grad():
-            model.eval()(pixel_values=x, output_auxiliary_logits=True)
 
-    def train() -> None:
-        model.train()
-        out = model(pixel_values=x, mask_labels=[m.float() for m in masks], class_labels=labels)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-
-    return infer, train
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
 def measure(args) -> dict:  # noqa: ANN001
@@ -93,12 +104,17 @@ def measure(args) -> dict:  # noqa: ANN001
         fn()
     times = []
     for _ in range(args.runs):
+        _sync(args.device)
         t0 = time.perf_counter()
         fn()
+        _sync(args.device)
         times.append(time.perf_counter() - t0)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.device == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"impl": args.impl, "mode": args.mode, "median_s": statistics.median(times),
-            "min_s": min(times), "runs": args.runs, "peak_rss_mb": round(peak_mb, 1)}
+            "min_s": min(times), "runs": args.runs, "peak_mb": round(peak_mb, 1)}
 
 
 def run_child(argv: list[str], impl: str, mode: str) -> dict:
@@ -118,19 +134,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--hf-dir")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--amp", choices=["float16", "bfloat16"], help="autocast dtype (default: none, fp32)")
     p.add_argument("--impl", choices=["ours", "hf"], help=argparse.SUPPRESS)
     p.add_argument("--mode", choices=["infer", "train"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: CUDA is not available on this machine")
+    if args.device == "cpu" and args.amp == "float16":
+        p.error("--amp float16 needs --device cuda (CPU autocast runs bfloat16)")
     if args.impl:
         print(json.dumps(measure(args)))
         return
     impls = ["ours"] + (["hf"] if args.hf_dir else [])
     rows = [run_child(argv, impl, mode) for mode in ("infer", "train") for impl in impls]
-    print(f"config {args.config}  input {args.batch}x3x{args.shape[0]}x{args.shape[1]}  threads {args.threads}  "
-          f"torch {torch.__version__}  median of {args.runs} after {args.warmup} warm-up")
-    print(f"{'impl':6} {'mode':6} {'median s':>9} {'min s':>9} {'peak RSS MB':>12}")
+    device = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, threads {args.threads}"
+    print(f"config {args.config}  input {args.batch}x3x{args.shape[0]}x{args.shape[1]}  {device}  "
+          f"amp {args.amp or 'none'}  torch {torch.__version__}  median of {args.runs} after {args.warmup} warm-up")
+    memory = "peak CUDA MB" if args.device == "cuda" else "peak RSS MB"
+    print(f"{'impl':6} {'mode':6} {'median s':>9} {'min s':>9} {memory:>12}")
     for r in rows:
-        print(f"{r['impl']:6} {r['mode']:6} {r['median_s']:9.3f} {r['min_s']:9.3f} {r['peak_rss_mb']:12.1f}")
+        print(f"{r['impl']:6} {r['mode']:6} {r['median_s']:9.4f} {r['min_s']:9.4f} {r['peak_mb']:12.1f}")
 
 
 if __name__ == "__main__":
