@@ -27,7 +27,9 @@ class FrozenBatchNorm2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         scale = self.weight * (self.running_var + self.eps).rsqrt()
         shift = self.bias - self.running_mean * scale
-        return x * scale.view(1, -1, 1, 1).to(x.dtype) + shift.view(1, -1, 1, 1).to(x.dtype)
+        # one pass over x instead of two (x * scale + shift): in a GPU profile of MaskFormer R50 inference the
+        # separate multiply and add kernels were where ours differed from transformers' cuDNN batch norm
+        return torch.addcmul(shift.view(1, -1, 1, 1).to(x.dtype), x, scale.view(1, -1, 1, 1).to(x.dtype))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001
         # BatchNorm checkpoints carry num_batches_tracked, which a frozen norm does not need.
