@@ -3,6 +3,7 @@
 Usage:
     python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT] [--shape H W] [--batch B]
         [--runs N] [--warmup N] [--threads T] [--hf-dir HF_DIR] [--device cuda] [--amp float16|bfloat16]
+        [--profile N]
 
 With ``--hf-dir`` (a Hugging Face ``save_pretrained`` folder, e.g. one written by
 ``tools/analysis/make_hf_model.py`` and converted with ``tools/convert_checkpoint.py hf``) the same
@@ -113,14 +114,32 @@ def measure(args) -> dict:  # noqa: ANN001
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.profile:
+        print_profile(fn, args)
     return {"impl": args.impl, "mode": args.mode, "median_s": statistics.median(times),
             "min_s": min(times), "runs": args.runs, "peak_mb": round(peak_mb, 1)}
 
 
+def print_profile(fn, args) -> None:  # noqa: ANN001
+    """``torch.profiler`` table of ``args.profile`` more calls (top ops by device or CPU time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(args.profile):
+            fn()
+        _sync(args.device)
+    key = "cuda_time_total" if args.device == "cuda" else "cpu_time_total"
+    print(f"{args.impl} {args.mode}: {args.profile} calls", file=sys.stderr)
+    print(prof.key_averages().table(sort_by=key, row_limit=20, max_name_column_width=60), file=sys.stderr)
+
+
 def run_child(argv: list[str], impl: str, mode: str) -> dict:
     cmd = [sys.executable, __file__, *argv, "--impl", impl, "--mode", mode]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    if "--profile" in argv:
+        print(proc.stderr, end="")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -136,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hf-dir")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--amp", choices=["float16", "bfloat16"], help="autocast dtype (default: none, fp32)")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="after timing, print a torch.profiler table of N more calls of each measurement")
     p.add_argument("--impl", choices=["ours", "hf"], help=argparse.SUPPRESS)
     p.add_argument("--mode", choices=["infer", "train"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
