@@ -4,8 +4,8 @@
 #
 # Usage: bash tools/quickstart.sh [WORK_DIR]        (default work_dirs/quickstart)
 #        CONFIG=configs/quickstart/maskformer_...py bash tools/quickstart.sh work_dirs/quickstart_maskformer
-#        DEVICE=cuda bash tools/quickstart.sh   one process on the GPU, batch 4 (the same 4 images per
-#                                               iteration); by default CUDA is hidden: the CPU recipe
+#        DEVICE=cuda bash tools/quickstart.sh   one process on the GPU with both processes' images per
+#                                               iteration; by default (DEVICE=cpu) CUDA is hidden
 #        PYTHON=python3 bash tools/quickstart.sh   an existing environment: no ./.venv set-up
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +17,13 @@ stamp() { echo "[quickstart] $1 ($(( $(date +%s) - START )) s)"; }
 
 if [ -z "${PYTHON:-}" ]; then bash tools/setup_env.sh; fi
 stamp "environment ready"
-if [ "${DEVICE:-cpu}" = cuda ]; then
-  NPROC=1; TRAIN_OPTS=(train_dataloader.batch_size=4)
-else
-  export CUDA_VISIBLE_DEVICES=""; TRAIN_OPTS=()
-fi
+case "${DEVICE:-cpu}" in
+  cuda)  # the config's batch is per process, for two processes
+    PER_PROC=$($PY -c "from mmengine.config import Config; print(Config.fromfile('$CONFIG').train_dataloader.batch_size)")
+    NPROC=1; TRAIN_OPTS=(train_dataloader.batch_size=$(( 2 * PER_PROC )));;
+  cpu) export CUDA_VISIBLE_DEVICES=""; TRAIN_OPTS=();;
+  *) echo "DEVICE must be cpu or cuda, got '$DEVICE'" >&2; exit 2;;
+esac
 # 300 validation images (the generator's default is 50): about 1200 things, so that the metrics vary
 # little with which scenes happen to be drawn
 $PY tools/make_toy_dataset.py data/toy --num-train 1000 --num-val 300
