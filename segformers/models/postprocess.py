@@ -103,6 +103,7 @@ def instance_inference(
     *,
     topk: int,
     thing_ids: Optional[Sequence[int]] = None,
+    matrix_nms_sigma: Optional[float] = None,
 ) -> dict[str, Tensor]:
     """Top-k instances over queries x classes (query-major), score = class prob x mask score.
 
@@ -110,6 +111,8 @@ def instance_inference(
         mask_cls: ``[Q, K+1]``; mask_pred: ``[Q, H, W]`` logits.
         topk: number of (query, class) pairs kept (official: 100).
         thing_ids: when given (panoptic models), pairs of stuff classes are dropped after top-k.
+        matrix_nms_sigma: not official: when given, the scores are decayed by Gaussian matrix NMS
+            (:func:`matrix_nms_decay`), which ranks duplicate masks of one thing lower.
 
     Returns:
         dict with ``scores [N]``, ``labels [N]`` (int64), ``masks [N, H, W]`` (bool), ``boxes [N, 4]``
@@ -133,13 +136,36 @@ def instance_inference(
     masks = logits > 0
     binary = masks.float()
     mask_scores = (logits.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    scores = top_scores * mask_scores
+    if matrix_nms_sigma is not None:
+        scores = scores * matrix_nms_decay(masks, top_labels, scores, matrix_nms_sigma)
     return {
-        "scores": top_scores * mask_scores,
+        "scores": scores,
         "labels": top_labels,
         "masks": masks,
         "boxes": torch.zeros((masks.shape[0], 4), device=masks.device),
         "query_ids": query_ids,
     }
+
+
+def matrix_nms_decay(masks: Tensor, labels: Tensor, scores: Tensor, sigma: float) -> Tensor:
+    """Gaussian matrix NMS (SOLOv2): the factor ``[N]`` by which each instance's score is decayed.
+
+    ``masks [N, H, W]`` (bool), ``labels [N]``, ``scores [N]``. For instance ``j`` and every higher-scored
+    instance ``i`` of its class: ``exp(-sigma * (iou_ij^2 - comp_i^2))``, minimised over ``i``, where
+    ``comp_i`` is ``i``'s own largest IoU with an instance scored above it (a mask that is itself a
+    duplicate suppresses less). The top instance of each class keeps factor 1.
+    """
+    order = scores.argsort(descending=True)
+    flat = masks[order].flatten(1).float()
+    inter = flat @ flat.T
+    area = flat.sum(1)
+    iou = inter / (area[:, None] + area[None] - inter).clamp(min=1)
+    same_class = labels[order][:, None] == labels[order][None]
+    iou = (iou * same_class).triu(diagonal=1)  # [i, j]: i scored above j
+    comp = iou.max(0).values
+    decay = torch.exp(-sigma * (iou**2 - comp[:, None] ** 2)).min(0).values
+    return torch.empty_like(decay).scatter_(0, order, decay)
 
 
 def resize_to_original(masks: Tensor, img_shape: Sequence[int], ori_shape: Sequence[int]) -> Tensor:
@@ -163,6 +189,8 @@ class MaskFormerInference:
         object_mask_threshold: panoptic query threshold (official 0.8; MaskFormer semantic 0.0).
         overlap_threshold: panoptic overlap threshold (0.8).
         topk_per_image: instance top-k (100).
+        instance_matrix_nms_sigma: not official (``None``, the default, is the official inference): the
+            instance scores are decayed by Gaussian matrix NMS with this sigma (:func:`matrix_nms_decay`).
         panoptic_intersect_mask: Mask2Former's ``mask & (p >= 0.5)`` (True) or MaskFormer's (False).
         thing_ids: contiguous ids of thing classes; ``None`` reads ``thing_ids`` from the sample's
             metainfo (set by the datasets).
@@ -179,6 +207,7 @@ class MaskFormerInference:
         object_mask_threshold: float = 0.8,
         overlap_threshold: float = 0.8,
         topk_per_image: int = 100,
+        instance_matrix_nms_sigma: Optional[float] = None,
         panoptic_intersect_mask: bool = True,
         thing_ids: Optional[Sequence[int]] = None,
         postprocess_before_inference: Optional[bool] = None,
@@ -189,6 +218,9 @@ class MaskFormerInference:
         self.object_mask_threshold = object_mask_threshold
         self.overlap_threshold = overlap_threshold
         self.topk_per_image = topk_per_image
+        if instance_matrix_nms_sigma is not None and not instance_matrix_nms_sigma > 0:
+            raise ValueError(f"instance_matrix_nms_sigma must be > 0 or None (no NMS), got {instance_matrix_nms_sigma}")
+        self.instance_matrix_nms_sigma = instance_matrix_nms_sigma
         self.panoptic_intersect_mask = panoptic_intersect_mask
         self.thing_ids = None if thing_ids is None else list(thing_ids)
         if postprocess_before_inference is None:
@@ -237,6 +269,7 @@ class MaskFormerInference:
         if self.instance_on:
             things = self._thing_ids(metainfo) if self.panoptic_on else None
             result["instances"] = instance_inference(
-                mask_cls, mask_pred, topk=self.topk_per_image, thing_ids=things
+                mask_cls, mask_pred, topk=self.topk_per_image, thing_ids=things,
+                matrix_nms_sigma=self.instance_matrix_nms_sigma,
             )
         return result

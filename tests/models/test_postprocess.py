@@ -1,4 +1,6 @@
 """Post-processing equals a literal (loop) transcription of the official Mask2Former / MaskFormer code."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -144,3 +146,33 @@ def test_inference_wrapper_resizes_low_res_masks_to_the_padded_input():
     assert torch.equal(got["instances"]["masks"], ref["instances"]["masks"])
     # no batch_input_shape: the masks are taken as given (already at the padded size)
     assert post(cls, low, {"img_shape": (24, 20), "thing_ids": [0]})["sem_seg"].shape == (5, 24, 20)
+
+
+def test_matrix_nms_decays_same_class_duplicates_only():
+    """Hand-computed Gaussian matrix NMS: B (IoU 0.5 with the higher-scored A, same class) is decayed by
+    exp(-2 * 0.5^2); C overlaps A as much but has another class; D overlaps B, itself a duplicate."""
+    from segformers.models.postprocess import matrix_nms_decay
+
+    masks = torch.zeros(4, 4, 8, dtype=torch.bool)
+    masks[0, :, 0:4] = True  # A: 16 px
+    masks[1, :, 2:6] = True  # B: IoU(A, B) = 8 / 24
+    masks[2, :, 0:4] = True  # C: same pixels as A, class 1
+    masks[3, :, 4:8] = True  # D: IoU(B, D) = 8 / 24, IoU(A, D) = 0
+    labels = torch.tensor([0, 0, 1, 0])
+    scores = torch.tensor([0.7, 0.9, 0.8, 0.6])  # B is the top instance of class 0
+    third = 8 / 24
+    decay = matrix_nms_decay(masks, labels, scores, sigma=2.0)
+    expected_a = math.exp(-2 * third**2)  # below B (no compensation: B tops its class)
+    expected_d = math.exp(-2 * third**2)  # below B by IoU 1/3; A (above it, IoU 0, comp 1/3) gives exp(+..) > 1
+    torch.testing.assert_close(decay, torch.tensor([expected_a, 1.0, 1.0, expected_d]))
+
+
+def test_instance_matrix_nms_option():
+    cls, masks = _inputs(3)
+    plain = instance_inference(cls, masks, topk=20)
+    nms = instance_inference(cls, masks, topk=20, matrix_nms_sigma=2.0)
+    assert torch.equal(plain["labels"], nms["labels"]) and torch.equal(plain["masks"], nms["masks"])
+    assert (nms["scores"] <= plain["scores"]).all() and (nms["scores"] < plain["scores"]).any()
+    assert torch.isclose(nms["scores"].max(), plain["scores"].max())  # the top instance is never decayed
+    with pytest.raises(ValueError, match="instance_matrix_nms_sigma"):
+        MaskFormerInference(instance_on=True, instance_matrix_nms_sigma=0.0)
