@@ -3,7 +3,7 @@
 Usage:
     python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT] [--shape H W] [--batch B]
         [--runs N] [--warmup N] [--threads T] [--hf-dir HF_DIR] [--device cuda] [--amp float16|bfloat16]
-        [--profile N]
+        [--profile N] [--cfg-options key=value ...]
 
 With ``--hf-dir`` (a Hugging Face ``save_pretrained`` folder, e.g. one written by
 ``tools/analysis/make_hf_model.py`` and converted with ``tools/convert_checkpoint.py hf``) the same
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+from mmengine.config import Config, DictAction
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -67,7 +68,9 @@ def ours_step_fns(args):  # noqa: ANN001, ANN201
     from segformers.apis import forward_logits, init_model
     from segformers.structures import SegDataSample, Targets
 
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options or {})
+    model = init_model(cfg, args.checkpoint, device=args.device)
     x, labels, masks = make_batch(args.batch, *args.shape, model.num_classes)
     x = x.to(args.device)
     samples = []
@@ -155,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--hf-dir")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--amp", choices=["float16", "bfloat16"], help="autocast dtype (default: none, fp32)")
+    p.add_argument("--cfg-options", nargs="+", action=DictAction, help="override entries of our config, key=value")
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="after timing, print a torch.profiler table of N more calls of each measurement")
     p.add_argument("--impl", choices=["ours", "hf"], help=argparse.SUPPRESS)
