@@ -44,7 +44,8 @@ class TinyModel(BaseModel):
     def forward(self, inputs, target=None, mode="tensor"):
         x = torch.stack(inputs)
         h = self.drop(self.backbone(x)) + self.query_feat.weight.mean(0)
-        out = self.head(h).squeeze(1) + 0.01 * torch.randn(len(inputs), device=x.device)  # random point-sampling stand-in
+        # random point-sampling stand-in
+        out = self.head(h).squeeze(1) + 0.01 * torch.randn(len(inputs), device=x.device)
         if mode == "loss":
             return {"loss": ((out - torch.stack(target)) ** 2).mean()}
         return [{"pred": v} for v in out]

@@ -149,8 +149,8 @@ def test_inference_wrapper_resizes_low_res_masks_to_the_padded_input():
 
 
 def test_matrix_nms_decays_same_class_duplicates_only():
-    """Hand-computed Gaussian matrix NMS: B (IoU 0.5 with the higher-scored A, same class) is decayed by
-    exp(-2 * 0.5^2); C overlaps A as much but has another class; D overlaps B, itself a duplicate."""
+    """Hand-computed Gaussian matrix NMS (sigma 2): B tops class 0; A and D each overlap B by IoU 1/3
+    and are decayed by exp(-2 / 9); C has A's pixels but another class and keeps its score."""
     from segformers.models.postprocess import matrix_nms_decay
 
     masks = torch.zeros(4, 4, 8, dtype=torch.bool)
