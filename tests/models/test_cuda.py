@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from segformers.engine import MixedPrecisionOptimWrapper
 from segformers.models.layers.ms_deform_attn import ms_deform_attn
 from segformers.models.layers.weighted_gather import weighted_gather
 from tests.models.test_ms_deform_attn import SHAPES, make_inputs
 from tests.models.test_segmentor import M2F_TINY, samples, tiny
+from tests.models.test_weighted_gather import _grads, _reference
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -67,19 +67,10 @@ def test_weighted_gather_backward_on_cuda(dtype):
     index = torch.randint(0, 40, (300, 16), generator=g).to(CUDA)
     inputs = [torch.randn(40, 8, generator=g), torch.rand(300, 16, generator=g), torch.randn(300, 8, generator=g)]
     table, weights, grad_out = (t.to(CUDA, dtype) for t in inputs)
-
-    def run(fn, dt):  # noqa: ANN001, ANN202
-        t, w = (x.to(dt).clone().requires_grad_(True) for x in (table, weights))
-        out = fn(index, t, w)
-        out.backward(grad_out.to(dt))
-        return out, t.grad, w.grad
-
-    def torch_own(i, t, w):  # noqa: ANN001, ANN202
-        return F.embedding_bag(i, t, per_sample_weights=w, mode="sum")
-
-    reference, ours = run(torch_own, torch.float64), run(weighted_gather, dtype)
+    reference = _grads(_reference, index, table.double(), weights.double(), grad_out.double())
+    ours = _grads(weighted_gather, index, table, weights, grad_out)
     try:
-        theirs = run(torch_own, dtype)
+        theirs = _grads(_reference, index, table, weights, grad_out)
     except NotImplementedError:  # PyTorch has no CUDA bf16 backward for per-sample weights; ours does
         assert dtype == torch.bfloat16
         theirs = (None,) * 3
@@ -111,11 +102,13 @@ def test_tiny_mask2former_on_cuda_matches_cpu():
     model.eval()
     tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False  # fp32 convs, as on CPU
-    with torch.no_grad():
-        cpu = model(model.data_preprocessor(batch)["inputs"], mode="tensor")
-        model.to(CUDA)
-        gpu = model(model.data_preprocessor(batch)["inputs"], mode="tensor")
-    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        with torch.no_grad():
+            cpu = model(model.data_preprocessor(batch)["inputs"], mode="tensor")
+            model.to(CUDA)
+            gpu = model(model.data_preprocessor(batch)["inputs"], mode="tensor")
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     assert gpu.pred_masks.device.type == "cuda"
     for name in ("pred_logits", "pred_masks"):
         torch.testing.assert_close(getattr(gpu, name).cpu(), getattr(cpu, name), rtol=1e-4, atol=1e-4)
