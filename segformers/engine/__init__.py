@@ -5,7 +5,7 @@ Registered names (scope ``segformers``):
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: ``MaskFormerOptimWrapperConstructor``;
 * ``OPTIM_WRAPPERS``: ``MixedPrecisionOptimWrapper`` (fp16 on CUDA, bf16 on CPU);
 * ``PARAM_SCHEDULERS``: ``WarmupPolyLR``, ``WarmupMultiStepLR`` (detectron2's closed forms);
-* ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``; ``LOOPS``: ``ResumableIterBasedTrainLoop``.
+* ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``, ``TimeBudgetHook``; ``LOOPS``: ``ResumableIterBasedTrainLoop``.
 
 Importing this package also makes mmengine load local checkpoints with ``torch.load(weights_only=True)``
 (see :mod:`segformers.engine.checkpoint`).
@@ -21,6 +21,7 @@ from .loops import ResumableIterBasedTrainLoop
 from .match_cost_hook import MatchCostScheduleHook
 from .optim_constructor import MaskFormerOptimWrapperConstructor, group_of_each_parameter
 from .schedulers import WarmupMultiStepLR, WarmupPolyLR
+from .time_budget_hook import TimeBudgetHook
 
 
 def select_dist_backend(cfg: Any) -> Any:
@@ -43,6 +44,7 @@ __all__ = [
     "WarmupMultiStepLR",
     "SafeCheckpointHook",
     "MatchCostScheduleHook",
+    "TimeBudgetHook",
     "ResumableIterBasedTrainLoop",
     "enable_amp",
     "select_dist_backend",
