@@ -81,3 +81,28 @@ def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
     assert got.shape == index.shape and got.dtype == dtype
     tol = 1e-12 if dtype == torch.float64 else (1e-5 if dtype == torch.float32 else 0.1)
     torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol)
+
+
+def test_corner_layout_gives_the_gradients_of_the_plain_path():
+    """Bilinear taps of the deformable attention (points in and outside the maps, two images, two levels):
+    the corner-grouped table gradient equals the plain one, and the layout does not touch the rest."""
+    from segformers.models.layers.ms_deform_attn import _corner_layout, _padded_table, _taps
+
+    g = torch.Generator().manual_seed(4)
+    shapes, n, lq, heads, d, points = [(5, 7), (3, 4)], 2, 6, 2, 3, 2
+    value = torch.randn(n, sum(h * w for h, w in shapes), heads, d, generator=g, dtype=torch.float64)
+    loc = torch.rand(n, lq, heads, len(shapes), points, 2, generator=g, dtype=torch.float64) * 1.6 - 0.3
+    attn = torch.rand(n, lq, heads, len(shapes), points, generator=g, dtype=torch.float64)
+    table = _padded_table(value, shapes)
+    index, weights = _taps(loc, attn, shapes, table.shape[1])
+    grad_out = torch.randn(index.shape[0], d, generator=g, dtype=torch.float64)
+    layout = _corner_layout(shapes, heads)
+    assert layout.period * n == table.shape[1] * heads * n == table.numel() // d
+    plain = _grads(weighted_gather, index, table.view(-1, d), weights, grad_out)
+    grouped = _grads(lambda i, t, w: weighted_gather(i, t, w, layout), index, table.view(-1, d), weights, grad_out)
+    for a, b in zip(plain, grouped):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    per_block = [plain[1].view(n, -1, d)[:, s:e].abs().sum() for s, e, _ in layout.blocks]
+    assert all(v > 0.1 for v in per_block)  # both levels receive gradient
+    with pytest.raises(ValueError, match="groups of 4"):
+        weighted_gather(index[:, :6], table.view(-1, d), weights[:, :6], layout)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .weighted_gather import weighted_gather
+from .weighted_gather import CornerLayout, weighted_gather
 
 SpatialShapes = Union[Sequence[Sequence[int]], Tensor]
 IMPLEMENTATIONS = ("gather", "grid_sample")
@@ -153,6 +153,16 @@ def _level_constants(
     return size, row, origin, corner
 
 
+def _corner_layout(shapes: list[tuple[int, int]], heads: int) -> CornerLayout:
+    """The padded table's rows per image and, per level, its rows and the 4 corners' row offsets."""
+    blocks, start = [], 0
+    for h, w in shapes:
+        rows = (h + 3) * (w + 3) * heads
+        blocks.append((start, start + rows, (0, heads, (w + 3) * heads, (w + 4) * heads)))
+        start += rows
+    return CornerLayout(period=start, blocks=blocks)
+
+
 def _taps(
     loc: Tensor, attn: Tensor, shapes: list[tuple[int, int]], s_pad: int
 ) -> tuple[Tensor, Tensor]:
@@ -195,7 +205,8 @@ def _ms_deform_attn_gather(
     lq = loc.shape[1]
     table = _padded_table(value, shapes)  # [N, S_pad, M*D]
     index, weights = _taps(loc, attn, shapes, table.shape[1])
-    out = weighted_gather(index, table.view(-1, d), weights.to(value.dtype))  # [N*Lq*M, D]
+    layout = _corner_layout(shapes, m)  # the corners' rows share one sort in the backward
+    out = weighted_gather(index, table.view(-1, d), weights.to(value.dtype), layout)  # [N*Lq*M, D]
     return out.view(n, lq, m * d)
 
 

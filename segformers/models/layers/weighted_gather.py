@@ -14,28 +14,47 @@ narrow rows). :class:`WeightedGather` computes the same gradients with vectorise
   batched matrix-vector product (on the quick start's shapes the whole op's forward + backward took
   about twice as long that way in fp32).
 
+With a :class:`CornerLayout` (bilinear sampling: taps in groups of four corners whose rows differ
+by fixed offsets within a block of rows), ``d table`` sorts only the groups' first corners, reduces
+each corner with one ``embedding_bag`` and shifts the four results into place: a quarter of the sort.
+
 ``tools/analysis/bench_ms_deform_attn.py`` measures it against ``embedding_bag``'s own backward.
 """
 from __future__ import annotations
 
 import warnings
-from typing import Optional
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 
+class CornerLayout(NamedTuple):
+    """How taps come in fours: tap ``4 * g + c`` of a bag reads row ``first + offsets[c]``, ``first`` being
+    the group's corner-0 row (``offsets[0] == 0``) and ``offsets`` those of the block holding ``first``.
+
+    ``blocks``: ``[(start, end, (0, o1, o2, o3)), ...]``, row ranges inside one period of ``period`` rows
+    (the table repeats the blocks every ``period`` rows, e.g. once per image); every corner of a group
+    lies in its first corner's block.
+    """
+
+    period: int
+    blocks: Sequence[tuple[int, int, tuple[int, int, int, int]]]
+
+
 class WeightedGather(torch.autograd.Function):
     """``index [B, T]`` (int32/int64), ``table [R, D]``, ``weights [B, T]`` ``-> [B, D]`` (table's dtype)."""
 
     @staticmethod
-    def forward(ctx, index: Tensor, table: Tensor, weights: Tensor) -> Tensor:  # noqa: ANN001
+    def forward(ctx, index: Tensor, table: Tensor, weights: Tensor,  # noqa: ANN001
+                layout: Optional[CornerLayout] = None) -> Tensor:
         ctx.save_for_backward(index, table, weights)
+        ctx.layout = layout
         return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
 
     @staticmethod
-    def backward(ctx, grad_out: Tensor) -> tuple[None, Optional[Tensor], Optional[Tensor]]:  # noqa: ANN001
+    def backward(ctx, grad_out: Tensor) -> tuple[None, Optional[Tensor], Optional[Tensor], None]:  # noqa: ANN001
         index, table, weights = ctx.saved_tensors
         grad_out = grad_out.contiguous()
         bags, taps = index.shape
@@ -44,8 +63,11 @@ class WeightedGather(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_weights = _tap_dots(flat, table, grad_out, taps).to(weights.dtype)
         if ctx.needs_input_grad[1]:
-            grad_table = _scatter_rows(flat, weights.reshape(-1), grad_out, taps, table.shape[0])
-        return None, grad_table, grad_weights
+            if ctx.layout is None:
+                grad_table = _scatter_rows(flat, weights.reshape(-1), grad_out, taps, table.shape[0])
+            else:
+                grad_table = _scatter_corners(index, weights, grad_out, table.shape[0], ctx.layout)
+        return None, grad_table, grad_weights, None
 
 
 def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int) -> Tensor:
@@ -75,6 +97,32 @@ def _scatter_rows(flat: Tensor, weights: Tensor, grad_out: Tensor, taps: int, nu
     )
 
 
-def weighted_gather(index: Tensor, table: Tensor, weights: Tensor) -> Tensor:
-    """``out [B, D] = sum_t weights[b, t] * table[index[b, t]]`` (see :class:`WeightedGather`)."""
-    return WeightedGather.apply(index, table, weights)
+def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows: int, layout: CornerLayout) -> Tensor:
+    """:func:`_scatter_rows` for taps in corner groups: ``[R, D]`` from one sort of the groups' first rows."""
+    bags, taps = index.shape
+    groups = taps // 4
+    first = index.view(bags, groups, 4)[..., 0].reshape(-1)
+    sorted_rows, order = torch.sort(first, stable=True)
+    counts = torch.bincount(sorted_rows, minlength=num_rows)
+    offsets = torch.cumsum(counts, 0) - counts
+    bag_of = torch.div(order, groups, rounding_mode="floor")
+    corner_weights = weights.reshape(bags * groups, 4)
+    grad = None
+    for c in range(4):
+        summed = F.embedding_bag(bag_of, grad_out, offsets, mode="sum",
+                                 per_sample_weights=corner_weights[:, c].index_select(0, order).to(grad_out.dtype))
+        if grad is None:  # corner 0: offset 0 everywhere
+            grad = summed
+            continue
+        dst, src = grad.view(-1, layout.period, grad.shape[-1]), summed.view(-1, layout.period, grad.shape[-1])
+        for start, end, shift in layout.blocks:
+            dst[:, start + shift[c]:end] += src[:, start:end - shift[c]]
+    return grad
+
+
+def weighted_gather(index: Tensor, table: Tensor, weights: Tensor, layout: Optional[CornerLayout] = None) -> Tensor:
+    """``out [B, D] = sum_t weights[b, t] * table[index[b, t]]`` (see :class:`WeightedGather`); ``layout``
+    (taps in corner groups, :class:`CornerLayout`) makes the table gradient cheaper, not different."""
+    if layout is not None and index.shape[1] % 4:
+        raise ValueError(f"weighted_gather: a CornerLayout needs taps in groups of 4, got {index.shape[1]} per bag")
+    return WeightedGather.apply(index, table, weights, layout)
