@@ -5,8 +5,9 @@ Usage: python tools/analysis/bench_ms_deform_attn.py [--threads T] [--runs N] [-
 Cases: the quick-start pixel decoder (batch 4, 128x128 input, 4 heads of 16 channels) on its levels
 res2-res4 (32x32, 16x16, 8x8) and on the former res3-res5 (16x16, 8x8, 4x4), and the official
 Mask2Former R50 one on a 512x512 image (levels 16x16, 32x32, 64x64, 8 heads of 32 channels).
-Implementations: ``gather`` (``embedding_bag`` forward, our backward), ``gather-eb`` (the same
-forward with ``embedding_bag``'s own backward) and ``grid_sample``. Prints the median time in
+Implementations: ``gather`` (``embedding_bag`` forward, our backward with the corner layout),
+``gather-flat`` (our backward sorting every tap, without the layout), ``gather-eb`` (the same forward
+with ``embedding_bag``'s own backward) and ``grid_sample``. Prints the median time in
 milliseconds after two warm-up runs.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from segformers.models.layers import ms_deform_attn as msda  # noqa: E402
+from segformers.models.layers.weighted_gather import weighted_gather  # noqa: E402
 
 CASES = {
     "quickstart (N=4, 128x128, res2-res4)": dict(n=4, shapes=[(8, 8), (16, 16), (32, 32)], heads=4, dim=16),
@@ -42,18 +44,23 @@ def _inputs(n: int, shapes: list, heads: int, dim: int, points: int = 4,  # noqa
     return value.to(dtype), loc.to(dtype), attn.to(dtype)
 
 
-def _plain_embedding_bag(index, table, weights):  # noqa: ANN001, ANN202
+def _plain_embedding_bag(index, table, weights, layout=None):  # noqa: ANN001, ANN202
     """``weighted_gather`` with autograd's own ``embedding_bag`` backward (the ``gather-eb`` case)."""
     return F.embedding_bag(index, table, per_sample_weights=weights, mode="sum")
+
+
+def _flat_gather(index, table, weights, layout=None):  # noqa: ANN001, ANN202
+    """``weighted_gather`` without the corner layout (the ``gather-flat`` case)."""
+    return weighted_gather(index, table, weights)
 
 
 def time_case(case: dict, impl: str, runs: int, dtype: torch.dtype = torch.float32) -> float:
     """Median seconds of one forward + backward."""
     value, loc, attn = (t.requires_grad_(True) for t in _inputs(**case, dtype=dtype))
     name = "grid_sample" if impl == "grid_sample" else "gather"
-    use_eb = impl == "gather-eb"
+    replacement = {"gather-eb": _plain_embedding_bag, "gather-flat": _flat_gather}.get(impl)
     times = []
-    with mock.patch.object(msda, "weighted_gather", _plain_embedding_bag) if use_eb else nullcontext():
+    with mock.patch.object(msda, "weighted_gather", replacement) if replacement else nullcontext():
         for _ in range(runs + 2):
             start = time.perf_counter()
             msda.ms_deform_attn(value, case["shapes"], loc, attn, impl=name).sum().backward()
@@ -71,7 +78,7 @@ def main() -> None:
     dtype = getattr(torch, args.dtype)
     print(f"threads={args.threads}, {args.dtype}, median of {args.runs} runs, forward + backward in ms")
     for label, case in CASES.items():
-        impls = ("gather", "gather-eb", "grid_sample")
+        impls = ("gather", "gather-flat", "gather-eb", "grid_sample")
         row = {impl: time_case(case, impl, args.runs, dtype) * 1e3 for impl in impls}
         print(f"{label:28s} " + "  ".join(f"{k} {v:8.2f}" for k, v in row.items()))
 

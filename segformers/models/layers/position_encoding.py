@@ -11,8 +11,9 @@ from torch import Tensor, nn
 class PositionEmbeddingSine(nn.Module):
     """2-d sine/cosine encoding ``[B, C, H, W] -> [B, 2*num_pos_feats, H, W]`` (first half: y).
 
-    With ``mask=None`` every pixel is valid; ``mask`` (``[B, H, W]``, True = padding) excludes pixels
-    from the cumulative coordinates, as in DETR.
+    With ``mask=None`` every pixel is valid and the encoding depends on ``(H, W)`` only: it is computed
+    once per size, dtype and device and copied out; ``mask`` (``[B, H, W]``, True = padding) excludes
+    pixels from the cumulative coordinates, as in DETR.
     """
 
     def __init__(
@@ -29,8 +30,17 @@ class PositionEmbeddingSine(nn.Module):
         self.temperature = temperature
         self.normalize = normalize
         self.scale = 2 * math.pi if scale is None else scale
+        self._unmasked: dict[tuple, Tensor] = {}  # (H, W, dtype, device) -> [1, C, H, W]
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        if mask is not None:
+            return self._encode(x, mask)
+        key = (*x.shape[-2:], x.dtype, x.device)
+        if key not in self._unmasked:
+            self._unmasked[key] = self._encode(x[:1])
+        return self._unmasked[key].expand(x.shape[0], -1, -1, -1).clone()
+
+    def _encode(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         b, _, h, w = x.shape
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         if mask is None:
