@@ -106,3 +106,5 @@ def test_corner_layout_gives_the_gradients_of_the_plain_path():
     assert all(v > 0.1 for v in per_block)  # both levels receive gradient
     with pytest.raises(ValueError, match="groups of 4"):
         weighted_gather(index[:, :6], table.view(-1, d), weights[:, :6], layout)
+    with pytest.raises(ValueError, match="corner 0 the offset 0"):
+        weighted_gather(index, table.view(-1, d), weights, layout._replace(blocks=[(0, 10, (1, 2, 3, 4))]))

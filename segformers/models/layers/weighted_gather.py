@@ -97,7 +97,8 @@ def _scatter_rows(flat: Tensor, weights: Tensor, grad_out: Tensor, taps: int, nu
     )
 
 
-def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows: int, layout: CornerLayout) -> Tensor:
+def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows: int,
+                     layout: CornerLayout) -> Tensor:
     """:func:`_scatter_rows` for taps in corner groups: ``[R, D]`` from one sort of the groups' first rows."""
     bags, taps = index.shape
     groups = taps // 4
@@ -125,4 +126,8 @@ def weighted_gather(index: Tensor, table: Tensor, weights: Tensor, layout: Optio
     (taps in corner groups, :class:`CornerLayout`) makes the table gradient cheaper, not different."""
     if layout is not None and index.shape[1] % 4:
         raise ValueError(f"weighted_gather: a CornerLayout needs taps in groups of 4, got {index.shape[1]} per bag")
+    if layout is not None and any(shift[0] != 0 or not 0 <= start < end <= layout.period
+                                  for start, end, shift in layout.blocks):
+        raise ValueError(f"weighted_gather: CornerLayout blocks must lie in [0, period={layout.period}) and give "
+                         f"corner 0 the offset 0, got {list(layout.blocks)}")
     return WeightedGather.apply(index, table, weights, layout)
