@@ -7,9 +7,9 @@
 # worker's tensor hand-over costs more), InfiniteSampler (mmengine pauses 2 s at every epoch boundary
 # otherwise), fused AdamW, 256 points at 32x32 mask logits, one deformable encoder layer and one round
 # of 3 masked-attention decoder layers.
-# Length: as many iterations as fit in 560 s of training loop (TimeBudgetHook below; 0.15-0.16 s per
-# iteration here gave about 3500, slower stretches of the same machine 0.24-0.27 s). For a fixed,
-# machine-independent schedule of max_iters iterations: --cfg-options custom_hooks=[]
+# Length: as many iterations as fit in 560 s of training loop (TimeBudgetHook below; 0.136-0.159 s per
+# iteration gave 3500-4100, slower stretches of the same machine ran an earlier version at 0.24-0.27 s).
+# For a fixed schedule of max_iters iterations (deterministic per machine): --cfg-options custom_hooks=[]
 _base_ = [
     "../_base_/models/mask2former_r50.py",
     "../_base_/datasets/toy_panoptic.py",
