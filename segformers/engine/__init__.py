@@ -5,7 +5,8 @@ Registered names (scope ``segformers``):
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: ``MaskFormerOptimWrapperConstructor``;
 * ``OPTIM_WRAPPERS``: ``MixedPrecisionOptimWrapper`` (fp16 on CUDA, bf16 on CPU);
 * ``PARAM_SCHEDULERS``: ``WarmupPolyLR``, ``WarmupMultiStepLR`` (detectron2's closed forms);
-* ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``, ``TimeBudgetHook``; ``LOOPS``: ``ResumableIterBasedTrainLoop``.
+* ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``, ``TimeBudgetHook``;
+  ``LOOPS``: ``ResumableIterBasedTrainLoop``.
 
 Importing this package also makes mmengine load local checkpoints with ``torch.load(weights_only=True)``
 (see :mod:`segformers.engine.checkpoint`).

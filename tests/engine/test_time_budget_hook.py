@@ -85,7 +85,7 @@ def test_the_end_moves_to_the_budget_and_the_decay_with_it(seconds_per_iter, end
     assert lrs[end - 41] == 1.0 and lrs[-1] == 0.0  # mmengine's LinearLR reaches end_factor at its last step
 
 
-def test_a_budget_too_small_for_the_decay_keeps_the_decay_and_says_so():
+def test_a_budget_too_small_for_the_decay_keeps_the_decay_whole():
     opt, scheds = _schedulers(60, 100)
     runner = _fake_runner(scheds, 100)
     hook = TimeBudgetHook(budget_s=30, check_interval=10, skip_iters=2, clock=FakeClock())
@@ -109,7 +109,7 @@ def test_resume_keeps_the_moved_end_and_the_spent_time():
     clock = FakeClock()
     hook = TimeBudgetHook(budget_s=150, check_interval=10, skip_iters=2, clock=clock)
     hook.before_train(runner)
-    for it in range(120):  # 1 s per iteration: the end is fixed at 150 at iteration 110
+    for it in range(120):  # 1 s per iteration: the end is fixed at 150 at iteration 100
         runner.iter = it
         clock.t += 1.0
         hook.after_train_iter(runner, it)
