@@ -2,7 +2,9 @@
 the moved schedule equals one configured there from the start, and a resumed run keeps the decision."""
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, Optional
 
 import pytest
 import torch
@@ -139,26 +141,52 @@ class Tick(Hook):
         self.lrs.append(runner.optim_wrapper.get_lr()["lr"][0])
 
 
-def test_a_real_run_ends_at_the_budget_with_the_decay_moved(tmp_path):
-    root = make_toy_data(str(tmp_path / "toy"), num_train=8)
-    overrides = tiny_overrides(root, True, 20, batch_size=2)
+def _real_run(root: str, work_dir: str, name: str, crash_after: Optional[int] = None,
+              resume: bool = False) -> tuple[Any, list[float]]:
+    """A tiny quick-start run (nominal 20 iterations, decay over the last 6) with a 12-s budget on a
+    fake clock of one second per iteration; returns the runner and the lr of each iteration it ran."""
+    overrides = tiny_overrides(root, True, 20, batch_size=2,
+                               hooks=[dict(type="LossRecorderHook", crash_after=crash_after)])
     overrides["param_scheduler"] = [
         dict(type="LinearLR", start_factor=0.1, end_factor=1.0, begin=0, end=3, by_epoch=False),
         dict(type="LinearLR", start_factor=1.0, end_factor=0.0, begin=14, end=20, by_epoch=False)]
-    overrides["default_hooks"]["checkpoint"] = dict(interval=100)
-    cfg = Config.fromfile(write_tiny_config(str(tmp_path / "tiny.py"), M2F, overrides))
-    cfg.merge_from_dict(dict(work_dir=str(tmp_path / "work"), experiment_name="time_budget",
-                             visualizer=dict(name="time_budget")))
+    overrides["default_hooks"]["checkpoint"] = dict(interval=2)
+    cfg = Config.fromfile(write_tiny_config(str(Path(work_dir).parent / f"{name}.py"), M2F, overrides))
+    cfg.merge_from_dict(dict(work_dir=work_dir, experiment_name=name, visualizer=dict(name=name), resume=resume))
     runner = build_runner(cfg)
     clock = FakeClock()
     runner.register_hook(TimeBudgetHook(budget_s=12, check_interval=2, skip_iters=1, clock=clock))
     tick = Tick(clock)
     runner.register_hook(tick)
-    runner.train()
-    lrs = tick.lrs
+    if crash_after is None:
+        runner.train()
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            runner.train()
+    return runner, tick.lrs
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory) -> str:
+    return make_toy_data(str(tmp_path_factory.mktemp("toy")), num_train=8)
+
+
+def test_a_real_run_ends_at_the_budget_with_the_decay_moved(toy_root, tmp_path):
+    runner, lrs = _real_run(toy_root, str(tmp_path / "work"), "time_budget")
     assert runner.iter == 12 and len(lrs) == 12  # 12 iterations of one (fake) second
     base = lrs[3]  # after the warm-up (the first group's lr, whatever its multiplier)
     assert lrs[0] == pytest.approx(0.1 * base) and lrs[6] == pytest.approx(base)  # constant until the decay
     assert lrs[7] == pytest.approx(base * 4 / 5) and lrs[11] == 0.0  # 6 iterations, the last at 0
     meta = torch.load(str(tmp_path / "work" / "iter_12.pth"), weights_only=True)["meta"]
     assert meta["time_budget"] == dict(max_iters=12, fixed=True, spent_s=12.0)
+
+
+def test_resume_before_the_decision_ends_where_the_uninterrupted_run_ends(toy_root, tmp_path):
+    _, full = _real_run(toy_root, str(tmp_path / "full"), "time_budget_full")
+    work = str(tmp_path / "crashed")
+    _real_run(toy_root, work, "time_budget_crash", crash_after=3)  # last checkpoint: iteration 2, end not fixed
+    meta = torch.load(str(tmp_path / "crashed" / "iter_2.pth"), weights_only=True)["meta"]
+    assert meta["time_budget"] == dict(max_iters=12, fixed=False, spent_s=2.0)
+    runner, resumed = _real_run(toy_root, work, "time_budget_resumed", resume=True)
+    assert runner.iter == 12 and len(resumed) == 10  # iterations 3-12, with the 2 s spent before counted
+    assert resumed == pytest.approx(full[2:], rel=1e-12, abs=0.0)
