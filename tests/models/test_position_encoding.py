@@ -41,3 +41,17 @@ def test_a_mask_is_not_cached_and_matches_the_unmasked_encoding_where_nothing_is
     assert not pe._unmasked
     torch.testing.assert_close(out[0], pe(x)[0], rtol=0, atol=0)
     torch.testing.assert_close(out[1, :, :, :3].double(), _detr_reference(3, 3, 4)[..., :3], rtol=0, atol=1e-6)
+
+
+def test_the_cache_keeps_only_the_most_recently_used_sizes():
+    from segformers.models.layers.position_encoding import CACHED_SIZES
+
+    pe = PositionEmbeddingSine(num_pos_feats=2)
+    first = pe(torch.zeros(1, 1, 1, 1))
+    for w in range(2, CACHED_SIZES + 1):
+        pe(torch.zeros(1, 1, 1, w))
+    pe(torch.zeros(1, 1, 1, 1))  # used again: now the most recent
+    pe(torch.zeros(1, 1, 1, CACHED_SIZES + 1))  # evicts width 2, the least recently used
+    keys = [k[:2] for k in pe._unmasked]
+    assert len(keys) == CACHED_SIZES and (1, 2) not in keys and keys[-2:] == [(1, 1), (1, CACHED_SIZES + 1)]
+    torch.testing.assert_close(pe(torch.zeros(1, 1, 1, 1)), first, rtol=0, atol=0)

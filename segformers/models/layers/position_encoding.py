@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
+
+CACHED_SIZES = 16  # a few images' worth of feature levels
 
 
 class PositionEmbeddingSine(nn.Module):
     """2-d sine/cosine encoding ``[B, C, H, W] -> [B, 2*num_pos_feats, H, W]`` (first half: y).
 
     With ``mask=None`` every pixel is valid and the encoding depends on ``(H, W)`` only: it is computed
-    once per size, dtype and device and copied out; ``mask`` (``[B, H, W]``, True = padding) excludes
-    pixels from the cumulative coordinates, as in DETR.
+    once per size, dtype and device (the ``CACHED_SIZES`` most recently used are kept) and copied out;
+    ``mask`` (``[B, H, W]``, True = padding) excludes pixels from the cumulative coordinates, as in DETR.
     """
 
     def __init__(
@@ -30,14 +33,20 @@ class PositionEmbeddingSine(nn.Module):
         self.temperature = temperature
         self.normalize = normalize
         self.scale = 2 * math.pi if scale is None else scale
-        self._unmasked: dict[tuple, Tensor] = {}  # (H, W, dtype, device) -> [1, C, H, W]
+        # (H, W, dtype, device) -> [1, C, H, W], the most recently used few: evaluation at many image
+        # sizes must not keep one encoding per size alive
+        self._unmasked: OrderedDict[tuple, Tensor] = OrderedDict()
 
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         if mask is not None:
             return self._encode(x, mask)
         key = (*x.shape[-2:], x.dtype, x.device)
-        if key not in self._unmasked:
+        if key in self._unmasked:
+            self._unmasked.move_to_end(key)
+        else:
             self._unmasked[key] = self._encode(x[:1])
+            if len(self._unmasked) > CACHED_SIZES:
+                self._unmasked.popitem(last=False)
         return self._unmasked[key].expand(x.shape[0], -1, -1, -1).clone()
 
     def _encode(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:

@@ -86,15 +86,19 @@ def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int) -> Tenso
     return torch.bmm(rows, grad_out.unsqueeze(-1)).view(bags, taps)
 
 
+def _rows_in_order(rows: Tensor, per_bag: int, num_rows: int) -> tuple[Tensor, Tensor, Tensor]:
+    """For flat ``rows`` (``per_bag`` entries per bag): the stable order that sorts them by row, each
+    table row's offset into that order ``[R]``, and the bag of each sorted entry."""
+    sorted_rows, order = torch.sort(rows, stable=True)
+    counts = torch.bincount(sorted_rows, minlength=num_rows)
+    return order, torch.cumsum(counts, 0) - counts, torch.div(order, per_bag, rounding_mode="floor")
+
+
 def _scatter_rows(flat: Tensor, weights: Tensor, grad_out: Tensor, taps: int, num_rows: int) -> Tensor:
     """``[R, D]``: ``sum`` over taps of ``weights * grad_out[bag of tap]`` into the tap's table row."""
-    sorted_rows, order = torch.sort(flat, stable=True)
-    counts = torch.bincount(sorted_rows, minlength=num_rows)
-    offsets = torch.cumsum(counts, 0) - counts
-    return F.embedding_bag(
-        torch.div(order, taps, rounding_mode="floor"), grad_out, offsets,
-        per_sample_weights=weights.index_select(0, order).to(grad_out.dtype), mode="sum",
-    )
+    order, offsets, bag_of = _rows_in_order(flat, taps, num_rows)
+    return F.embedding_bag(bag_of, grad_out, offsets, mode="sum",
+                           per_sample_weights=weights.index_select(0, order).to(grad_out.dtype))
 
 
 def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows: int,
@@ -103,10 +107,7 @@ def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows:
     bags, taps = index.shape
     groups = taps // 4
     first = index.view(bags, groups, 4)[..., 0].reshape(-1)
-    sorted_rows, order = torch.sort(first, stable=True)
-    counts = torch.bincount(sorted_rows, minlength=num_rows)
-    offsets = torch.cumsum(counts, 0) - counts
-    bag_of = torch.div(order, groups, rounding_mode="floor")
+    order, offsets, bag_of = _rows_in_order(first, groups, num_rows)
     corner_weights = weights.reshape(bags * groups, 4)
     grad = None
     for c in range(4):
