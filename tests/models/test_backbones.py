@@ -172,6 +172,39 @@ def test_resnet_groups_and_stride_in_1x1() -> None:
     assert shapes(m(torch.randn(1, 3, 64, 64)))["res5"] == (1, 256, 2, 2)
 
 
+def test_resnet_channels_last_same_values_and_gradients_nhwc() -> None:
+    kw = dict(depth=18, norm="BN", stem_type="deeplab", **TINY_RESNET)
+    ref, nhwc = ResNet(**kw), ResNet(**kw, channels_last=True)
+    nhwc.load_state_dict(ref.state_dict())
+    assert nhwc.res3[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not ref.res3[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 48, 64)
+    a, b = ref(x), nhwc(x)
+    for k in a:
+        assert b[k].is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(b[k], a[k], atol=1e-5 * a[k].abs().max().item(), rtol=1e-4)
+    sum((v * v).sum() for v in a.values()).backward()
+    sum((v * v).sum() for v in b.values()).backward()
+    g_ref, g_nhwc = ref.res2[0].conv2.weight.grad, nhwc.res2[0].conv2.weight.grad
+    torch.testing.assert_close(g_nhwc, g_ref, atol=1e-4 * g_ref.abs().max().item(), rtol=1e-4)
+
+
+def test_resnet_own_autocast_returns_float32_close_to_fp32() -> None:
+    kw = dict(depth=18, norm="BN", **TINY_RESNET)
+    ref, amp = ResNet(**kw).eval(), ResNet(**kw, autocast_dtype="bfloat16", channels_last=True).eval()
+    amp.load_state_dict(ref.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    a, b = ref(x), amp(x)
+    for k in a:
+        assert b[k].dtype == torch.float32
+        err = (b[k] - a[k]).abs().max().item() / a[k].abs().max().item()
+        assert 1e-6 < err < 0.05, (k, err)  # bf16 rounding: not fp32, not far off
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # an outer autocast: still float32 out
+        assert all(v.dtype == torch.float32 for v in amp(x).values())
+    with pytest.raises(ValueError, match="autocast_dtype"):
+        ResNet(**kw, autocast_dtype="float64")
+
+
 def _bottleneck_resnet_conv_params(blocks: list[int]) -> int:
     """Conv weights of torchvision's bottleneck ResNet (no fc, no BN), from the layer shapes."""
     total, cin = 3 * 64 * 7 * 7, 64

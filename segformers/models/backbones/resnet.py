@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -31,6 +32,14 @@ def c2_msra_fill(conv: nn.Conv2d) -> None:
     nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
     if conv.bias is not None:
         nn.init.zeros_(conv.bias)
+
+
+def _check_autocast_dtype(name: Optional[str]) -> Optional[torch.dtype]:
+    if name is None:
+        return None
+    if name not in ("bfloat16", "float16"):
+        raise ValueError(f"ResNet: autocast_dtype must be None, 'bfloat16' or 'float16', got {name!r}.")
+    return getattr(torch, name)
 
 
 def freeze_module(module: nn.Module) -> nn.Module:
@@ -152,6 +161,10 @@ class ResNet(nn.Module):
     Widths double per stage: ``res{k}`` has ``res2_out_channels * 2**(k-2)`` channels and bottleneck width
     ``num_groups * width_per_group * 2**(k-2)``. ``freeze_at`` = 0 freezes nothing, 1 the stem, 2 the stem
     and res2, ... (frozen parts get ``requires_grad=False`` and their BatchNorms become FrozenBN).
+    Speed options, off by default (the official model): ``channels_last=True`` keeps the conv weights and
+    activations in NHWC memory (oneDNN's native layout on CPU; same values to float rounding);
+    ``autocast_dtype="bfloat16"`` (or ``"float16"`` on CUDA) runs the backbone, forward and backward, under
+    its own autocast and returns float32 features, whether or not the rest of the model is autocast.
     """
 
     def __init__(
@@ -170,8 +183,12 @@ class ResNet(nn.Module):
         res5_multi_grid: Sequence[int] = (1, 1, 1),
         num_blocks_per_stage: Optional[Sequence[int]] = None,
         out_features: Sequence[str] = STAGE_NAMES,
+        channels_last: bool = False,
+        autocast_dtype: Optional[str] = None,
     ) -> None:
         super().__init__()
+        self.autocast_dtype = _check_autocast_dtype(autocast_dtype)
+        self.channels_last = bool(channels_last)
         blocks = self._check_args(depth, stem_type, num_blocks_per_stage, out_features, freeze_at)
         if stem_out_channels is None:
             stem_out_channels = 128 if stem_type == "deeplab" else 64
@@ -190,6 +207,8 @@ class ResNet(nn.Module):
         self.out_channels = {k: v for k, v in self.out_channels.items() if k in self.out_features}
         self.out_strides = {k: v for k, v in self.out_strides.items() if k in self.out_features}
         self.freeze(freeze_at)
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     @staticmethod
     def _check_args(depth: int, stem_type: str, num_blocks_per_stage: Optional[Sequence[int]],
@@ -260,6 +279,15 @@ class ResNet(nn.Module):
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"ResNet expects images [B, 3, H, W], got shape {tuple(x.shape)}.")
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.autocast_dtype is None:
+            return self._features(x)
+        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
+            outputs = self._features(x)
+        return {name: feat.float() for name, feat in outputs.items()}
+
+    def _features(self, x: Tensor) -> dict[str, Tensor]:
         outputs = {}
         x = self.stem.features(x)
         if STEM in self.out_features:
