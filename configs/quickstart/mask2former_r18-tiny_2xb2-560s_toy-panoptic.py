@@ -28,7 +28,8 @@ model = dict(
     # stem of three 3x3 convs (detectron2's "deeplab" stem) instead of one 7x7: finer first features for
     # 128-pixel images at little extra cost
     # speed, not the recipe: the backbone in NHWC memory and under its own bf16 autocast (oneDNN's native
-    # layout and this CPU's bf16 instructions): train step 0.116 -> 0.097 s in one process (docs/quickstart.md)
+    # layout and this CPU's bf16 instructions): one process's train step 0.11-0.12 -> 0.10 s (docs/training.md;
+    # on a CPU without bf16 instructions, drop autocast_dtype)
     backbone=dict(depth=18, norm="BN", stem_type="deeplab", stem_out_channels=32, res2_out_channels=32,
                   out_features=feature_levels, channels_last=True, autocast_dtype="bfloat16"),
     pixel_decoder=dict(conv_dim=64, mask_dim=64, in_features=feature_levels, transformer_in_features=feature_levels,
