@@ -169,3 +169,26 @@ def test_plain_checkpoint_loaded_onto_cuda_restores_arrays_and_rng_states(tmp_pa
     again = (torch.rand(3), torch.rand(3, device=CUDA).cpu(), np.random.rand(3))
     assert torch.equal(again[0], expected[0]) and torch.equal(again[1], expected[1])
     assert np.array_equal(again[2], expected[2])
+
+
+def _backbone_pair_outputs(device: torch.device, dtype: str):  # noqa: ANN202
+    """A float32 NCHW ResNet on the CPU and its NHWC copy under its own ``dtype`` autocast on ``device``."""
+    from segformers.models.backbones import ResNet
+
+    kw = dict(depth=18, norm="BN", stem_out_channels=16, res2_out_channels=32)
+    ref = ResNet(**kw).eval()
+    fast = ResNet(**kw, channels_last=True, autocast_dtype=dtype).eval()
+    fast.load_state_dict(ref.state_dict())
+    fast.to(device)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    return ref(x), fast(x.to(device))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_resnet_speed_options_on_cuda(dtype):
+    """NHWC + the backbone's own autocast on CUDA: float32 features within low-precision rounding of fp32."""
+    want, got = _backbone_pair_outputs(CUDA, dtype)
+    for k in want:
+        assert got[k].dtype == torch.float32 and got[k].is_contiguous(memory_format=torch.channels_last)
+        err = (got[k].cpu() - want[k]).abs().max().item() / want[k].abs().max().item()
+        assert err < 0.05, (k, err)
