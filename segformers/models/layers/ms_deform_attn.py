@@ -132,35 +132,40 @@ def _padded_table(value: Tensor, shapes: list[tuple[int, int]]) -> Tensor:
     )
 
 
+def _padded_levels(shapes: list[tuple[int, int]]) -> list[tuple[int, int, tuple[int, int, int, int]]]:
+    """Per level of one image's padded table, in pixels: first row, number of rows, and the row offsets of a
+    bilinear group's 4 corners from its top-left one (top-left, top-right, bottom-left, bottom-right)."""
+    levels, start = [], 0
+    for h, w in shapes:
+        levels.append((start, (h + 3) * (w + 3), (0, 1, w + 3, w + 4)))
+        start += (h + 3) * (w + 3)
+    return levels
+
+
 def _level_constants(
     shapes: list[tuple[int, int]], num_points: int, heads: int, dtype: torch.dtype, device: torch.device,
     index_dtype: torch.dtype,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Per (level, point) column: size ``(W, H)`` ``[L*P*2]``; padded row length, row of pixel (0, 0)
     ``[L*P]``; table-row offsets of the 4 bilinear corners ``[L*P, 4]``."""
-    starts, total = [], 0
-    for h, w in shapes:
-        starts.append(total)
-        total += (h + 3) * (w + 3)
+    levels = _padded_levels(shapes)
 
     def per_point(values: list, dt: torch.dtype) -> Tensor:
         return torch.tensor(values, dtype=dt, device=device).repeat_interleave(num_points, 0)
 
     size = per_point([[w, h] for h, w in shapes], dtype).flatten()
     row = per_point([w + 3 for _, w in shapes], dtype)
-    origin = per_point([st + w + 4 for st, (_, w) in zip(starts, shapes)], dtype)
-    corner = per_point([[0, heads, (w + 3) * heads, (w + 4) * heads] for _, w in shapes], index_dtype)
+    origin = per_point([start + w + 4 for (start, _, _), (_, w) in zip(levels, shapes)], dtype)
+    corner = per_point([[o * heads for o in offsets] for _, _, offsets in levels], index_dtype)
     return size, row, origin, corner
 
 
 def _corner_layout(shapes: list[tuple[int, int]], heads: int) -> CornerLayout:
-    """The padded table's rows per image and, per level, its rows and the 4 corners' row offsets."""
-    blocks, start = [], 0
-    for h, w in shapes:
-        rows = (h + 3) * (w + 3) * heads
-        blocks.append((start, start + rows, (0, heads, (w + 3) * heads, (w + 4) * heads)))
-        start += rows
-    return CornerLayout(period=start, blocks=blocks)
+    """The padded table's rows per image and, per level, its rows and the 4 corners' row offsets (x heads)."""
+    levels = _padded_levels(shapes)
+    blocks = [(start * heads, (start + rows) * heads, tuple(o * heads for o in offsets))
+              for start, rows, offsets in levels]
+    return CornerLayout(period=sum(rows for _, rows, _ in levels) * heads, blocks=blocks)
 
 
 def _taps(
