@@ -25,6 +25,7 @@ from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
@@ -108,6 +109,9 @@ METRICS = _child(MMENGINE_METRICS, "metric", ["segformers.evaluation"])
 EVALUATOR = _child(MMENGINE_EVALUATOR, "evaluator", ["segformers.evaluation"])
 HOOKS = _child(MMENGINE_HOOKS, "hook", ["segformers.engine"])
 LOOPS = _child(MMENGINE_LOOPS, "loop", ["segformers.engine"])
+# mmengine's root itself, not a child: the Runner looks a wrapper type up with ``MODEL_WRAPPERS.get``,
+# which ignores the default scope (a child's entries would not be found)
+MODEL_WRAPPERS = MMENGINE_MODEL_WRAPPERS
 OPTIMIZERS = _child(MMENGINE_OPTIMIZERS, "optimizer", ["segformers.engine"])
 OPTIM_WRAPPERS = _child(MMENGINE_OPTIM_WRAPPERS, "optim wrapper", ["segformers.engine"])
 OPTIM_WRAPPER_CONSTRUCTORS = _child(
@@ -147,6 +151,7 @@ ALL_REGISTRIES: dict[str, Registry] = {
     "evaluator": EVALUATOR,
     "hooks": HOOKS,
     "loops": LOOPS,
+    "model_wrappers": MODEL_WRAPPERS,
     "optimizers": OPTIMIZERS,
     "optim_wrappers": OPTIM_WRAPPERS,
     "optim_wrapper_constructors": OPTIM_WRAPPER_CONSTRUCTORS,

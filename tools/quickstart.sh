@@ -20,7 +20,7 @@ stamp "environment ready"
 case "${DEVICE:-cpu}" in
   cuda)  # the config's batch is per process, for two processes
     PER_PROC=$($PY -c "from mmengine.config import Config; print(Config.fromfile('$CONFIG').train_dataloader.batch_size)")
-    NPROC=1; TRAIN_OPTS=(train_dataloader.batch_size=$(( 2 * PER_PROC )));;
+    NPROC=1; TRAIN_OPTS=(train_dataloader.batch_size=$(( 2 * PER_PROC )) model_wrapper_cfg.type=MMDistributedDataParallel);;
   cpu) export CUDA_VISIBLE_DEVICES=""; TRAIN_OPTS=();;
   *) echo "DEVICE must be cpu or cuda, got '$DEVICE'" >&2; exit 2;;
 esac

@@ -6,7 +6,8 @@ Registered names (scope ``segformers``):
 * ``OPTIM_WRAPPERS``: ``MixedPrecisionOptimWrapper`` (fp16 on CUDA, bf16 on CPU);
 * ``PARAM_SCHEDULERS``: ``WarmupPolyLR``, ``WarmupMultiStepLR`` (detectron2's closed forms);
 * ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``, ``TimeBudgetHook``;
-  ``LOOPS``: ``ResumableIterBasedTrainLoop``.
+  ``LOOPS``: ``ResumableIterBasedTrainLoop``;
+* ``MODEL_WRAPPERS``: ``SharedMemoryDataParallel`` (CPU processes of one machine).
 
 Importing this package also makes mmengine load local checkpoints with ``torch.load(weights_only=True)``
 (see :mod:`segformers.engine.checkpoint`).
@@ -22,6 +23,7 @@ from .loops import ResumableIterBasedTrainLoop
 from .match_cost_hook import MatchCostScheduleHook
 from .optim_constructor import MaskFormerOptimWrapperConstructor, group_of_each_parameter
 from .schedulers import WarmupMultiStepLR, WarmupPolyLR
+from .shared_memory_ddp import SharedMemoryDataParallel
 from .time_budget_hook import TimeBudgetHook
 
 
@@ -47,6 +49,7 @@ __all__ = [
     "MatchCostScheduleHook",
     "TimeBudgetHook",
     "ResumableIterBasedTrainLoop",
+    "SharedMemoryDataParallel",
     "enable_amp",
     "select_dist_backend",
     "to_plain",

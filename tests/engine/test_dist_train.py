@@ -1,5 +1,6 @@
-"""``tools/dist_train.sh CONFIG 2``: two gloo processes (torchrun, CPU DDP) train a tiny Mask2Former; the
-criterion normalizes the mask losses by the number of masks averaged over both ranks."""
+"""``tools/dist_train.sh CONFIG 2``: two gloo processes (torchrun, CPU) train a tiny Mask2Former, with
+either model wrapper (DDP, and the quick start's shared-memory gradient averaging); the criterion
+normalizes the mask losses by the number of masks averaged over both ranks."""
 from __future__ import annotations
 
 import json
@@ -21,13 +22,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dist_run(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["MMDistributedDataParallel", "SharedMemoryDataParallel"])
+def dist_run(tmp_path_factory, request) -> Path:
     tmp = tmp_path_factory.mktemp("dist")
     root = make_toy_data(str(tmp / "toy"), num_train=12)
     hooks = [dict(type="NumMasksProbeHook"), dict(type="LossRecorderHook")]
-    config = write_tiny_config(str(tmp / "tiny.py"), M2F,
-                               tiny_overrides(root, True, ITERS, batch_size=2, hooks=hooks))
+    overrides = tiny_overrides(root, True, ITERS, batch_size=2, hooks=hooks)
+    overrides["model_wrapper_cfg"] = dict(type=request.param)
+    config = write_tiny_config(str(tmp / "tiny.py"), M2F, overrides)
     work_dir = tmp / "work"
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), OMP_NUM_THREADS="1",
                CUDA_VISIBLE_DEVICES="",  # gloo on CPU even on a GPU machine (two ranks, maybe one GPU)
@@ -45,7 +47,7 @@ def read(work_dir: Path, name: str) -> list[dict]:
 def test_two_gloo_ranks_train_in_sync(dist_run):
     probes = read(dist_run, "num_masks")
     assert [p["world_size"] for p in probes] == [2, 2]
-    assert probes[0]["checksum"] == probes[1]["checksum"]  # DDP kept the replicas identical
+    assert probes[0]["checksum"] == probes[1]["checksum"]  # the wrapper kept the replicas identical
     losses = read(dist_run, "losses")
     assert [sorted(map(int, r)) for r in losses] == [list(range(1, ITERS + 1))] * 2
     assert (dist_run / f"iter_{ITERS}.pth").is_file()
