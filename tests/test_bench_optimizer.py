@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools/analysis"))
 import bench_optimizer  # noqa: E402
 
-QUICKSTART = ROOT / "configs/quickstart/mask2former_r18-tiny_2xb2-560s_toy-panoptic.py"
+QUICKSTART = ROOT / "configs/quickstart/mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"
 
 
 def test_group_counts_of_the_two_layouts():

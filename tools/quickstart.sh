@@ -9,7 +9,7 @@
 #        PYTHON=python3 bash tools/quickstart.sh   an existing environment: no ./.venv set-up
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONFIG=${CONFIG:-configs/quickstart/mask2former_r18-tiny_2xb2-560s_toy-panoptic.py}
+CONFIG=${CONFIG:-configs/quickstart/mask2former_r18-tiny_2xb2-570s_toy-panoptic.py}
 WORK_DIR=${1:-work_dirs/quickstart}
 PY=${PYTHON:-.venv/bin/python}
 START=$(date +%s)

@@ -2,7 +2,7 @@
 # and 1000 iterations with a poly schedule (the previous quick-start schedule); FPN pixel decoder, DETR decoder on res5, focal + dice losses on full
 # 1/4-resolution masks, MaskFormer panoptic post-processing.
 # `CONFIG=<this file> bash tools/quickstart.sh work_dirs/quickstart_maskformer`.
-_base_ = ["./mask2former_r18-tiny_2xb2-560s_toy-panoptic.py"]
+_base_ = ["./mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"]
 max_iters = 1000
 model = dict(
     backbone=dict(out_features=["res2", "res3", "res4", "res5"]),  # its DETR decoder reads res5

@@ -56,6 +56,10 @@ class TimeBudgetHook(Hook):
             the final checkpoint and evaluation are outside it).
         check_interval: iterations between two estimates.
         skip_iters: iterations left out of the speed estimate.
+        stop_at_budget: once the end is fixed, keep checking: if the next ``check_interval`` iterations at
+            the speed of the last ones would run past ``budget_s``, stop now (the machine slowed down
+            after the decision). The decay is then cut short, near its end, instead of the budget being
+            exceeded. Off by default: the run then always finishes its schedule.
         clock: seconds as a float (tests pass a fake clock).
 
     A scheduler that runs up to ``max_iters`` from before the first estimate (e.g. a poly decay over the
@@ -66,12 +70,14 @@ class TimeBudgetHook(Hook):
     priority = "VERY_HIGH"  # before ParamSchedulerHook steps the schedulers in after_train_iter
 
     def __init__(self, budget_s: float, check_interval: int = 50, skip_iters: int = 20,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 stop_at_budget: bool = False, clock: Callable[[], float] = time.perf_counter) -> None:
         if budget_s <= 0 or check_interval < 1 or skip_iters < 0:
             raise ValueError(f"TimeBudgetHook needs budget_s > 0, check_interval >= 1 and skip_iters >= 0; got "
                              f"{budget_s}, {check_interval}, {skip_iters}")
         self.budget_s, self.check_interval, self.skip_iters = float(budget_s), check_interval, skip_iters
+        self.stop_at_budget = stop_at_budget
         self.clock = clock
+        self._last_check, self._last_check_iter = 0.0, 0  # clock and iterations done at the last check
         self.fixed = False
         self._spent_before = 0.0  # seconds of the budget spent before a resume
         self._loaded: Optional[Dict[str, Any]] = None
@@ -97,6 +103,7 @@ class TimeBudgetHook(Hook):
             loop._max_iters = int(self._loaded["max_iters"])
             self.fixed, self._spent_before = bool(self._loaded["fixed"]), float(self._loaded["spent_s"])
         self._start, self._start_iter = self.clock(), runner.iter
+        self._last_check, self._last_check_iter = self._start, runner.iter
         self._skip_time = self._start
         self._anchored = [s for s in _schedulers(runner) if s.end == loop.max_iters]
         self._tail = loop.max_iters - min([s.begin for s in self._anchored], default=loop.max_iters)
@@ -117,9 +124,16 @@ class TimeBudgetHook(Hook):
         measured = done - self._start_iter - self.skip_iters
         if measured == 0:
             self._skip_time = self.clock()
-        if self.fixed or done % self.check_interval or measured < 1:
+        if done % self.check_interval or measured < 1:
             return
-        per_iter = (self.clock() - self._skip_time) / measured
+        now = self.clock()
+        recent = (now - self._last_check) / max(done - self._last_check_iter, 1)
+        self._last_check, self._last_check_iter = now, done
+        if self.fixed:
+            if self.stop_at_budget and done < runner.train_loop.max_iters:
+                self._stop_if_next_check_is_over(runner, done, recent)
+            return
+        per_iter = (now - self._skip_time) / measured
         fits = done + max(int((self.budget_s - self._elapsed()) / per_iter), 0)
         fits = _min_over_ranks(fits)
         if fits - self._tail > done + self.check_interval:  # the phases still begin after the next check
@@ -132,6 +146,18 @@ class TimeBudgetHook(Hook):
         print_log(f"TimeBudgetHook: {per_iter:.4f} s per iteration, {self._elapsed():.0f} of {self.budget_s:.0f} s "
                   f"spent at iteration {done}: training ends at iteration {end}{over}",
                   logger="current", level=logging.WARNING if over else logging.INFO)
+
+    def _stop_if_next_check_is_over(self, runner: Any, done: int, recent_per_iter: float) -> None:
+        over = self._elapsed() + self.check_interval * recent_per_iter > self.budget_s
+        if _min_over_ranks(0 if over else 1):  # every rank stops at the same iteration, or none does
+            return
+        loop, planned = runner.train_loop, runner.train_loop.max_iters
+        if getattr(loop, "val_interval", None) == planned:
+            loop.val_interval = done
+        loop._max_iters = done
+        print_log(f"TimeBudgetHook: {self._elapsed():.0f} of {self.budget_s:.0f} s spent at iteration {done} "
+                  f"({recent_per_iter:.4f} s per iteration of late): stopping there, {planned - done} "
+                  f"iterations before the planned end", logger="current", level=logging.WARNING)
 
     def _move_end(self, runner: Any, end: int) -> None:
         loop = runner.train_loop

@@ -2,8 +2,7 @@
 and end with the same weights as under DDP (to float rounding); what it does not support is refused."""
 from __future__ import annotations
 
-import os
-import socket
+from datetime import timedelta
 
 import pytest
 import torch
@@ -37,9 +36,14 @@ def _batch(rank: int, step: int) -> dict:
     return dict(inputs=torch.randn(2, 3, 8, 8, generator=g), data_samples=torch.randn(2, 2, generator=g))
 
 
-def _worker(rank: int, port: int, kind: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def _init(rank: int, store: str) -> None:
+    """A file store, not a TCP port: no port to race for with other tests running beside this one."""
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2,
+                            timeout=timedelta(seconds=60))
+
+
+def _worker(rank: int, store: str, kind: str, out: str) -> None:
+    _init(rank, store)
     torch.manual_seed(rank)  # different initial weights: the wrapper must start every rank from rank 0's
     model = TinyNet()
     wrapped = (SharedMemoryDataParallel(model) if kind == "shm"
@@ -55,17 +59,11 @@ def _worker(rank: int, port: int, kind: str, out: str) -> None:
     dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     out = str(tmp_path_factory.mktemp("shm") / "run")
     for kind in ("shm", "ddp"):
-        mp.spawn(_worker, args=(_free_port(), kind, out), nprocs=2, join=True)
+        mp.spawn(_worker, args=(f"{out}_{kind}_store", kind, out), nprocs=2, join=True)
     return {(k, r): torch.load(f"{out}_{k}_{r}.pt", weights_only=True) for k in ("shm", "ddp") for r in (0, 1)}
 
 
@@ -82,9 +80,8 @@ def test_ranks_stay_identical_and_match_ddp(runs):
     assert shm0["conv_grad_layout"]  # the NHWC weight kept its memory format through the steps
 
 
-def _refusal_worker(rank: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def _refusal_worker(rank: int, store: str, out: str) -> None:
+    _init(rank, store)
     messages = []
     try:
         SharedMemoryDataParallel(TinyNet(), find_unused_parameters=True)
@@ -101,7 +98,7 @@ def _refusal_worker(rank: int, port: int, out: str) -> None:
 
 
 def test_unsupported_settings_and_unused_parameters_are_refused(tmp_path):
-    mp.spawn(_refusal_worker, args=(_free_port(), str(tmp_path / "msg")), nprocs=2, join=True)
+    mp.spawn(_refusal_worker, args=(str(tmp_path / "store"), str(tmp_path / "msg")), nprocs=2, join=True)
     messages = torch.load(tmp_path / "msg_0.pt", weights_only=True)
     assert len(messages) == 2
     assert "find_unused_parameters=False only" in messages[0] and "MMDistributedDataParallel" in messages[0]

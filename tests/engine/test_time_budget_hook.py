@@ -48,13 +48,14 @@ def _fake_runner(schedulers: list, max_iters: int) -> SimpleNamespace:
     return SimpleNamespace(train_loop=_Loop(max_iters), param_schedulers=schedulers, iter=0)
 
 
-def _train(hook: TimeBudgetHook, runner: SimpleNamespace, opt, seconds_per_iter: float) -> list[float]:
-    """The lr of each iteration, stepping the schedulers as mmengine's ParamSchedulerHook does."""
+def _train(hook: TimeBudgetHook, runner: SimpleNamespace, opt, seconds_per_iter) -> list[float]:
+    """The lr of each iteration, stepping the schedulers as mmengine's ParamSchedulerHook does.
+    ``seconds_per_iter``: a number, or a function of the iteration."""
     clock, lrs = hook.clock, []
     hook.before_train(runner)
     while runner.iter < runner.train_loop.max_iters:
         lrs.append(opt.param_groups[0]["lr"])
-        clock.t += seconds_per_iter
+        clock.t += seconds_per_iter(runner.iter) if callable(seconds_per_iter) else seconds_per_iter
         opt.step()
         hook.after_train_iter(runner, runner.iter)
         for s in runner.param_schedulers:
@@ -94,6 +95,26 @@ def test_a_budget_too_small_for_the_decay_keeps_the_decay_whole():
     lrs = _train(hook, runner, opt, 1.0)
     assert len(lrs) == 50 and scheds[1].begin == 10  # decided at the first check (10): the decay starts there
     assert lrs == _reference_lrs(10, 50)
+
+
+@pytest.mark.parametrize("stop_at_budget", [False, True])
+def test_a_slowdown_after_the_decision_is_cut_at_the_budget_when_asked(stop_at_budget):
+    """1 s per iteration until iteration 120 (the end is fixed at 150 at iteration 110), then 3 s: the
+    schedule alone would run to 210 s; with ``stop_at_budget`` training stops at the last check from which
+    the next 10 iterations at the recent speed would pass 150 s."""
+    opt, scheds = _schedulers(60, 100)
+    runner = _fake_runner(scheds, 100)
+    hook = TimeBudgetHook(budget_s=150, check_interval=10, skip_iters=2, stop_at_budget=stop_at_budget,
+                          clock=FakeClock())
+    lrs = _train(hook, runner, opt, lambda it: 1.0 if it < 120 else 3.0)
+    spent = hook._elapsed()
+    if not stop_at_budget:
+        assert len(lrs) == 150 and spent == 210.0 and lrs[-1] == 0.0
+        return
+    # checks at 130 (150 s spent by then? 120 + 30 = 150: the next 10 would pass) -> stop at 130
+    assert len(lrs) == runner.train_loop.max_iters == 130 and spent == 150.0
+    assert lrs == _reference_lrs(110, 150)[:130]  # the planned schedule, cut short: the decay had begun
+    assert [(s.begin, s.end) for s in scheds] == [(0, 10), (110, 150)]
 
 
 def test_a_schedule_over_the_whole_run_is_refused():

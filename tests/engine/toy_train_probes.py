@@ -24,7 +24,7 @@ from segformers.registry import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "configs" / "quickstart"
-M2F = str(QUICKSTART / "mask2former_r18-tiny_2xb2-560s_toy-panoptic.py")
+M2F = str(QUICKSTART / "mask2former_r18-tiny_2xb2-570s_toy-panoptic.py")
 MF = str(QUICKSTART / "maskformer_r18-tiny_2xb4-1000it_toy-panoptic.py")
 SIZE = 64
 
