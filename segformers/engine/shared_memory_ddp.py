@@ -69,13 +69,12 @@ class SharedMemoryDataParallel(nn.Module):
     def _views(self, flat: Tensor) -> list[Tensor]:
         return [_dense_view(flat[a:b], p) for p, a, b in zip(self._params, self._offsets, self._offsets[1:])]
 
-    def _attach_slot(self) -> Tensor:
-        """Point every ``.grad`` at this rank's zeroed slot of this step's table; returns the slot."""
+    def _attach_slot(self) -> None:
+        """Point every ``.grad`` at this rank's zeroed slot of this step's table."""
         slot = self._table[self._step % 2, self.rank]
         slot.zero_()
         for p, g in zip(self._params, self._views(slot)):
             p.grad = g
-        return slot
 
     def _average(self) -> None:
         """Wait for every rank's gradients, then make each ``.grad`` the mean over ranks."""
@@ -101,12 +100,14 @@ class SharedMemoryDataParallel(nn.Module):
             losses = self.module._run_forward(data, mode="loss")
         loss, log_vars = self.module.parse_losses(losses)
         self._attach_slot()
-        missing = _backward_checked(optim_wrapper, loss, self._params, self._names) if self._step == 0 else []
-        if missing:
-            raise RuntimeError(
-                f"SharedMemoryDataParallel: {len(missing)} trainable parameters got no gradient ({missing[:3]}); use MMDistributedDataParallel with find_unused_parameters=True."
-            )
-        if self._step > 0:
+        if self._step == 0:  # the first step checks that every parameter gets a gradient
+            missing = _backward_checked(optim_wrapper, loss, self._params, self._names)
+            if missing:
+                raise RuntimeError(
+                    f"SharedMemoryDataParallel: {len(missing)} trainable parameters got no gradient "
+                    f"({missing[:3]}); use MMDistributedDataParallel with find_unused_parameters=True."
+                )
+        else:
             optim_wrapper.backward(loss)
         self._average()
         optim_wrapper.step()
