@@ -1,5 +1,7 @@
 """``SharedMemoryDataParallel``: two gloo processes on one machine average their gradients in shared memory
-and end with the same weights as under DDP (to float rounding); what it does not support is refused."""
+and end with the weights of one process that steps on the mean of the two ranks' losses (the gradient DDP
+averages); what it does not support is refused. (The reference is not a DDP run in two spawned processes:
+tearing down gloo DDP there deadlocks now and then in torch's ``ProcessGroupGloo`` destructor.)"""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,7 +10,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from mmengine.model import BaseModel, MMDistributedDataParallel
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from torch import nn
 
@@ -42,42 +44,52 @@ def _init(rank: int, store: str) -> None:
                             timeout=timedelta(seconds=60))
 
 
-def _worker(rank: int, store: str, kind: str, out: str) -> None:
+def _optim(model: nn.Module) -> OptimWrapper:
+    return OptimWrapper(torch.optim.AdamW(model.parameters(), lr=0.05))
+
+
+def _worker(rank: int, store: str, out: str) -> None:
     _init(rank, store)
     torch.manual_seed(rank)  # different initial weights: the wrapper must start every rank from rank 0's
     model = TinyNet()
-    wrapped = (SharedMemoryDataParallel(model) if kind == "shm"
-               else MMDistributedDataParallel(module=model, device_ids=None, broadcast_buffers=False))
-    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=0.05))
-    weights = []
+    wrapped, optim, weights = SharedMemoryDataParallel(model), _optim(model), []
     for step in range(STEPS):
         wrapped.train_step(_batch(rank, step), optim)
         weights.append(model.conv.weight.detach().clone())  # after each step
     torch.save(dict(state=model.state_dict(), weights=weights,
-                    conv_grad_layout=model.conv.weight.is_contiguous(memory_format=torch.channels_last)),
-               f"{out}_{kind}_{rank}.pt")
+                    nhwc=model.conv.weight.is_contiguous(memory_format=torch.channels_last)), f"{out}_{rank}.pt")
     dist.destroy_process_group()
 
 
+def _reference() -> list[torch.Tensor]:
+    """One process, rank 0's initial weights, each step on the mean of the two ranks' losses."""
+    torch.manual_seed(0)
+    model = TinyNet()
+    optim, weights = _optim(model), []
+    for step in range(STEPS):
+        losses = [model(**_batch(rank, step), mode="loss")["loss"] for rank in (0, 1)]
+        optim.update_params((losses[0] + losses[1]) / 2)
+        weights.append(model.conv.weight.detach().clone())
+    return weights
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
+def runs(tmp_path_factory) -> list[dict]:
     out = str(tmp_path_factory.mktemp("shm") / "run")
-    for kind in ("shm", "ddp"):
-        mp.spawn(_worker, args=(f"{out}_{kind}_store", kind, out), nprocs=2, join=True)
-    return {(k, r): torch.load(f"{out}_{k}_{r}.pt", weights_only=True) for k in ("shm", "ddp") for r in (0, 1)}
+    mp.spawn(_worker, args=(f"{out}_store", out), nprocs=2, join=True)
+    return [torch.load(f"{out}_{rank}.pt", weights_only=True) for rank in (0, 1)]
 
 
-def test_ranks_stay_identical_and_match_ddp(runs):
-    """Both ranks end with the same weights, and those equal DDP's after the same steps on the same data."""
-    shm0, shm1, ddp0 = runs["shm", 0], runs["shm", 1], runs["ddp", 0]
+def test_ranks_stay_identical_and_step_on_the_mean_gradient(runs):
+    """Both ranks end with the same weights, equal step by step to one process stepping on the mean loss."""
+    shm0, shm1 = runs
     for name, value in shm0["state"].items():
         assert torch.equal(value, shm1["state"][name]), name
-        torch.testing.assert_close(value, ddp0["state"][name], rtol=1e-5, atol=1e-6)
-    for a, b in zip(shm0["weights"], ddp0["weights"]):  # step by step, not only at the end
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for got, want in zip(shm0["weights"], _reference()):  # step by step, not only at the end
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     moved = (shm0["weights"][-1] - shm0["weights"][0]).abs().max()
     assert moved > 1e-2  # the steps did change the weights (lr 0.05, 3 steps apart)
-    assert shm0["conv_grad_layout"]  # the NHWC weight kept its memory format through the steps
+    assert shm0["nhwc"]  # the NHWC weight kept its memory format through the steps
 
 
 def _refusal_worker(rank: int, store: str, out: str) -> None:
