@@ -64,7 +64,7 @@ param_scheduler = [
     dict(type="LinearLR", start_factor=1.0, end_factor=0.0, begin=max_iters - 1000, end=max_iters, by_epoch=False),
 ]
 train_cfg = dict(type="ResumableIterBasedTrainLoop", max_iters=max_iters, val_interval=max_iters)
-# budget for the training loop; start-up and the last checkpoint take about 10-20 s more, so the training
+# budget for the training loop; start-up and the last checkpoint take about 10 s more, so the training
 # step of tools/quickstart.sh stays under 10 minutes (docs/quickstart.md). stop_at_budget: a machine that
 # slows down after the end is fixed (about 1000 iterations before it) cuts the decay short instead of
 # running past the budget (a clean-clone run without it: 567 s of loop for 560)
