@@ -24,7 +24,7 @@ from segformers.registry import MODEL_WRAPPERS
 
 
 def _dense_view(flat: Tensor, like: Tensor) -> Tensor:
-    """``flat[:like.numel()]`` viewed with ``like``'s shape and strides (NHWC weights keep NHWC grads)."""
+    """``flat`` (``like.numel()`` elements) viewed with ``like``'s shape and strides (NHWC weights keep NHWC grads)."""
     return flat.as_strided(like.shape, like.stride())
 
 
@@ -62,6 +62,9 @@ class SharedMemoryDataParallel(nn.Module):
         numel = self._offsets[-1]
         self._table = _shared_table(2 * self.world_size * numel).view(2, self.world_size, numel)
         self._mean = torch.empty(numel)
+        # the .grad views of this rank's slot in each table and of the mean, made once (not per step)
+        self._slot_grads = [self._views(self._table[k, self.rank]) for k in range(2)]
+        self._mean_grads = self._views(self._mean)
         self._step = 0
         for t in list(module.parameters()) + list(module.buffers()):
             dist.broadcast(t.data, src=0)
@@ -71,26 +74,25 @@ class SharedMemoryDataParallel(nn.Module):
 
     def _attach_slot(self) -> None:
         """Point every ``.grad`` at this rank's zeroed slot of this step's table."""
-        slot = self._table[self._step % 2, self.rank]
-        slot.zero_()
-        for p, g in zip(self._params, self._views(slot)):
+        self._table[self._step % 2, self.rank].zero_()
+        for p, g in zip(self._params, self._slot_grads[self._step % 2]):
             p.grad = g
 
     def _average(self) -> None:
         """Wait for every rank's gradients, then make each ``.grad`` the mean over ranks."""
         dist.barrier()
         slots = self._table[self._step % 2]
-        if self.world_size == 2:
+        if self.world_size == 2:  # one pass (the general path writes the sum, then divides it)
             torch.lerp(slots[0], slots[1], 0.5, out=self._mean)
         else:
             torch.sum(slots, dim=0, out=self._mean).div_(self.world_size)
-        for p, g in zip(self._params, self._views(self._mean)):
+        for p, g in zip(self._params, self._mean_grads):
             p.grad = g
         self._step += 1
 
     def train_step(self, data: Any, optim_wrapper: OptimWrapper) -> dict[str, Tensor]:
         """Forward, backward into shared memory, average over ranks, optimizer step; returns the log vars."""
-        if getattr(optim_wrapper, "_accumulative_counts", 1) != 1:
+        if self._step == 0 and getattr(optim_wrapper, "_accumulative_counts", 1) != 1:
             raise ValueError(
                 "SharedMemoryDataParallel does not accumulate gradients over steps (optim_wrapper "
                 "accumulative_counts > 1): use MMDistributedDataParallel (model_wrapper_cfg.type)."

@@ -29,6 +29,13 @@ def _schedulers(runner: Any) -> List[Any]:
     return list(scheds)
 
 
+def _end_loop_at(loop: Any, end: int) -> None:
+    """The loop's last iteration becomes ``end`` (a validation planned at the old end moves with it)."""
+    if getattr(loop, "val_interval", None) == loop.max_iters:
+        loop.val_interval = end
+    loop._max_iters = end
+
+
 def _min_over_ranks(value: int) -> int:
     """The smallest ``value`` over all ranks (every rank must call this at the same iteration)."""
     if get_world_size() == 1:
@@ -151,10 +158,8 @@ class TimeBudgetHook(Hook):
         over = self._elapsed() + self.check_interval * recent_per_iter > self.budget_s
         if _min_over_ranks(0 if over else 1):  # every rank stops at the same iteration, or none does
             return
-        loop, planned = runner.train_loop, runner.train_loop.max_iters
-        if getattr(loop, "val_interval", None) == planned:
-            loop.val_interval = done
-        loop._max_iters = done
+        planned = runner.train_loop.max_iters
+        _end_loop_at(runner.train_loop, done)
         print_log(f"TimeBudgetHook: {self._elapsed():.0f} of {self.budget_s:.0f} s spent at iteration {done} "
                   f"({recent_per_iter:.4f} s per iteration of late): stopping there, {planned - done} "
                   f"iterations before the planned end", logger="current", level=logging.WARNING)
@@ -164,6 +169,4 @@ class TimeBudgetHook(Hook):
         shift = end - loop.max_iters
         for s in self._anchored:
             s.begin, s.end = s.begin + shift, s.end + shift
-        if getattr(loop, "val_interval", None) == loop.max_iters:
-            loop.val_interval = end
-        loop._max_iters = end
+        _end_loop_at(loop, end)
