@@ -38,10 +38,13 @@ class DecoderOutput:
     Args:
         class_logits: list of ``[B, Q, K+1]``; the last entry is the final prediction.
         mask_logits: list of ``[B, Q, H/4, W/4]`` aligned with ``class_logits``.
+        hidden_states: optional query states ``[B, Q, C]`` before the decoder's final norm: its input
+            queries, then every layer's output (``num_layers + 1`` entries).
     """
 
     class_logits: list[Tensor]
     mask_logits: list[Tensor]
+    hidden_states: Optional[list[Tensor]] = None
 
     @property
     def pred_logits(self) -> Tensor:

@@ -8,7 +8,6 @@ size and each block pads its map to a multiple of the window size.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import torch
@@ -41,9 +40,14 @@ def shifted_window_mask(height: int, width: int, window_size: int, shift: int,
 
     ids = regions(height)[:, None] * 3 + regions(width)[None, :]  # [Hp, Wp], 9 regions
     ids = ids.view(height // window_size, window_size, width // window_size, window_size)
-    ids = ids.permute(0, 2, 1, 3).reshape(-1, window_size * window_size)  # [nW, N]
+    ids = _copy(ids.permute(0, 2, 1, 3)).view(-1, window_size * window_size)  # [nW, N]
     same = ids[:, :, None] == ids[:, None, :]
     return torch.zeros(same.shape, device=device).masked_fill_(~same, MASK_VALUE)
+
+
+def _copy(x: Tensor) -> Tensor:
+    """A contiguous copy, always (``contiguous()`` returns ``x`` itself when it already is)."""
+    return x.clone(memory_format=torch.contiguous_format)
 
 
 def drop_path(x: Tensor, prob: float, training: bool) -> Tensor:
@@ -66,7 +70,8 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         p = self.patch_size
-        x = F.pad(x, (0, (-x.shape[-1]) % p, 0, (-x.shape[-2]) % p))
+        if x.shape[-1] % p or x.shape[-2] % p:  # a branch, not a zero pad, keeps export's sizes simple
+            x = F.pad(x, (0, (p - x.shape[-1] % p) % p, 0, (p - x.shape[-2] % p) % p))
         x = self.proj(x).permute(0, 2, 3, 1).contiguous()
         return x if self.norm is None else self.norm(x)
 
@@ -111,9 +116,11 @@ class WindowAttention(nn.Module):
             q, k, v = qkv.reshape(3, b, nw * h, n, c // h).unbind(0)
             attn_mask = (bias.unsqueeze(0) + mask.unsqueeze(1)).reshape(1, nw * h, n, n)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask.to(q.dtype), dropout_p=self.attn_drop if self.training else 0.0
+            # the mask expanded to q's batch (a view): broadcasting it would make export guard on that size
+            q, k, v, attn_mask=attn_mask.to(q.dtype).expand(q.shape[0], -1, -1, -1),
+            dropout_p=self.attn_drop if self.training else 0.0,
         )
-        out = out.view(b, nw, h, n, c // h).permute(0, 1, 3, 2, 4).reshape(b, nw, n, c)
+        out = _copy(out.view(b, nw, h, n, c // h).permute(0, 1, 3, 2, 4)).view(b, nw, n, c)
         return self.proj_drop(self.proj(out))
 
 
@@ -148,13 +155,15 @@ class SwinBlock(nn.Module):
     def forward(self, x: Tensor, mask: Optional[Tensor]) -> Tensor:
         b, h, w, c = x.shape
         ws, s = self.window_size, self.shift_size
-        y = F.pad(self.norm1(x), (0, 0, 0, (-w) % ws, 0, (-h) % ws))
+        y = F.pad(self.norm1(x), (0, 0, 0, (ws - w % ws) % ws, 0, (ws - h % ws) % ws))  # >= 0 operands only
         hp, wp = y.shape[1:3]
         if s > 0:
             y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
-        y = y.reshape(b, hp // ws, ws, wp // ws, ws, c).transpose(2, 3).reshape(b, -1, ws * ws, c)
+        # window partition with an explicit copy: a reshape would decide copy-or-view by the window
+        # count (one window across = no copy), a branch torch.export cannot keep dynamic
+        y = _copy(y.reshape(b, hp // ws, ws, wp // ws, ws, c).transpose(2, 3)).view(b, -1, ws * ws, c)
         y = self.attn(y, mask if s > 0 else None)
-        y = y.reshape(b, hp // ws, wp // ws, ws, ws, c).transpose(2, 3).reshape(b, hp, wp, c)
+        y = _copy(y.reshape(b, hp // ws, wp // ws, ws, ws, c).transpose(2, 3)).view(b, hp, wp, c)
         if s > 0:
             y = torch.roll(y, shifts=(s, s), dims=(1, 2))
         x = x + drop_path(y[:, :h, :w], self.drop_path, self.training)
@@ -173,7 +182,8 @@ class PatchMerging(nn.Module):
         self.norm = nn.LayerNorm(4 * dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
+        if x.shape[1] % 2 or x.shape[2] % 2:
+            x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
         return self.reduction(self.norm(x))
 
@@ -205,7 +215,9 @@ class SwinStage(nn.Module):
         if len(self.blocks) < 2 or self.shift_size == 0:
             return None
         ws = self.window_size
-        hp, wp = math.ceil(height / ws) * ws, math.ceil(width / ws) * ws
+        hp, wp = (height + ws - 1) // ws * ws, (width + ws - 1) // ws * ws  # ONNX divides toward 0
+        if torch.compiler.is_compiling():  # no cache keyed by symbolic sizes
+            return shifted_window_mask(hp, wp, ws, self.shift_size, device)
         key = (hp, wp, str(device))
         if key not in self._mask_cache:
             if len(self._mask_cache) >= 8:

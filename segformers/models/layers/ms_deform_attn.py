@@ -13,7 +13,9 @@ on ``2 * loc - 1``). Two interchangeable implementations:
   default on CPU, and on GPU under ``torch.use_deterministic_algorithms(True)`` (its backward, a
   stable sort and sums, is deterministic; ``grid_sample``'s CUDA backward is not and raises there).
 * ``"grid_sample"`` — one ``grid_sample`` per level, accumulated level by level (no stacking of the
-  levels' samples); the default elsewhere (CUDA has a well-tuned ``grid_sample`` and backward).
+  levels' samples); the default elsewhere (CUDA has a well-tuned ``grid_sample`` and backward), and
+  the export path: under ``torch.export`` (and the ONNX exporter) or ``torch.jit.trace`` it is chosen
+  on every device, as its plain ops trace with dynamic sizes (ONNX ``GridSample``).
 
 :class:`MSDeformAttn` is the attention module with the official parameter names and initialisation.
 """
@@ -81,14 +83,16 @@ def ms_deform_attn(
         spatial_shapes: ``[(H_l, W_l)] * L`` (a list avoids a device sync; an ``[L, 2]`` tensor works).
         sampling_locations: ``[N, Lq, M, L, P, 2]`` normalized ``(x, y)``; ``(0, 0)`` is the top-left corner.
         attention_weights: ``[N, Lq, M, L, P]``.
-        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"gather"`` on CPU or in deterministic mode,
-            else ``"grid_sample"``).
+        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"grid_sample"`` when exporting or tracing,
+            else ``"gather"`` on CPU or in deterministic mode, else ``"grid_sample"``).
 
     Returns:
         ``[N, Lq, M * D]`` in ``value.dtype``.
     """
     shapes = _shape_list(spatial_shapes)
     _check_inputs(value, shapes, sampling_locations, attention_weights)
+    if impl is None and (torch.compiler.is_exporting() or torch.jit.is_tracing()):
+        impl = "grid_sample"  # the gather path's autograd.Function cannot be exported
     if impl is None:
         use_gather = value.device.type == "cpu" or torch.are_deterministic_algorithms_enabled()
         impl = "gather" if use_gather else "grid_sample"

@@ -15,7 +15,9 @@ class PositionEmbeddingSine(nn.Module):
     """2-d sine/cosine encoding ``[B, C, H, W] -> [B, 2*num_pos_feats, H, W]`` (first half: y).
 
     With ``mask=None`` every pixel is valid and the encoding depends on ``(H, W)`` only: it is computed
-    once per size, dtype and device (the ``CACHED_SIZES`` most recently used are kept) and copied out;
+    once per size, dtype and device (the ``CACHED_SIZES`` most recently used are kept) and copied out
+    (not while ``torch.compile`` / ``torch.export`` trace or ``torch.jit.trace`` runs: a graph must compute
+    it, so that the traced size stays dynamic);
     ``mask`` (``[B, H, W]``, True = padding) excludes pixels from the cumulative coordinates, as in DETR.
     """
 
@@ -40,6 +42,8 @@ class PositionEmbeddingSine(nn.Module):
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         if mask is not None:
             return self._encode(x, mask)
+        if torch.compiler.is_compiling() or torch.jit.is_tracing():  # no cache keyed by symbolic sizes
+            return self._encode(x[:1]).expand(x.shape[0], -1, -1, -1).clone()
         key = (*x.shape[-2:], x.dtype, x.device)
         if key in self._unmasked:
             self._unmasked.move_to_end(key)

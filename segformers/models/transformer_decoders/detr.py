@@ -6,7 +6,7 @@ linear1, linear2, norm1, norm2, norm3}``, ``transformer.decoder.norm``, ``query_
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -100,10 +100,13 @@ class DetrTransformerDecoder(nn.Module):
         self.layers = nn.ModuleList(DetrDecoderLayer(d_model=d_model, **layer_kwargs) for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, tgt: Tensor, memory: Tensor, pos: Tensor, query_pos: Tensor, intermediate: bool) -> Tensor:
+    def forward(self, tgt: Tensor, memory: Tensor, pos: Tensor, query_pos: Tensor, intermediate: bool,
+                states: Optional[list[Tensor]] = None) -> Tensor:
         outputs = []
         for layer in self.layers:
             tgt = layer(tgt, memory, pos, query_pos)
+            if states is not None:  # every layer's output before the norm
+                states.append(tgt)
             if intermediate:
                 outputs.append(self.norm(tgt))
         if not intermediate:
@@ -175,7 +178,8 @@ class StandardTransformerDecoder(nn.Module):
         if "encoder" in self.transformer:
             memory = self.transformer["encoder"]["norm"](memory)
         query_pos = self.query_embed.weight.unsqueeze(0).expand(x.shape[0], -1, -1)  # [B, Q, C]
-        hs = self.transformer["decoder"](torch.zeros_like(query_pos), memory, pos, query_pos, self.deep_supervision)
+        states = [torch.zeros_like(query_pos)]
+        hs = self.transformer["decoder"](states[0], memory, pos, query_pos, self.deep_supervision, states)
         class_logits = self.class_embed(hs)  # [L, B, Q, K+1]
         mask_logits = torch.einsum("lbqc,bchw->lbqhw", self.mask_embed(hs), mask_features)
-        return DecoderOutput(list(class_logits.unbind(0)), list(mask_logits.unbind(0)))
+        return DecoderOutput(list(class_logits.unbind(0)), list(mask_logits.unbind(0)), states)

@@ -182,15 +182,16 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         output = self.query_feat.weight.unsqueeze(0).expand(batch, -1, -1)
 
         class_logits, mask_logits, attn_mask = self._predict(output, mask_features, sizes[0])
-        classes, masks = [class_logits], [mask_logits]
+        classes, masks, states = [class_logits], [mask_logits], [output]
         for i in range(self.num_layers):
             level = i % levels
             output = self.transformer_cross_attention_layers[i](output, src[level], attn_mask, pos[level], query_pos)
             output = self.transformer_self_attention_layers[i](output, query_pos)
             output = self.transformer_ffn_layers[i](output)
+            states.append(output)
             last = i == self.num_layers - 1
             class_logits, mask_logits, attn_mask = self._predict(
                 output, mask_features, None if last else sizes[(i + 1) % levels])
             classes.append(class_logits)
             masks.append(mask_logits)
-        return DecoderOutput(classes, masks)
+        return DecoderOutput(classes, masks, states)
