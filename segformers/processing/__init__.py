@@ -8,11 +8,15 @@ turn ``class_queries_logits`` / ``masks_queries_logits`` into results. See ``doc
 from .config import ProcessorOutput
 from .labels import segmentation_map_to_binary_masks
 from .postprocess import SemanticSegmentationResult, masks_to_coco_rle
-from .processor import Mask2FormerImageProcessor, MaskFormerImageProcessor
+from .processor import (
+    Mask2FormerImageProcessor, Mask2FormerImageProcessorFast, MaskFormerImageProcessor, MaskFormerImageProcessorFast,
+)
 
 __all__ = [
     "Mask2FormerImageProcessor",
+    "Mask2FormerImageProcessorFast",
     "MaskFormerImageProcessor",
+    "MaskFormerImageProcessorFast",
     "ProcessorOutput",
     "SemanticSegmentationResult",
     "masks_to_coco_rle",

@@ -3,6 +3,7 @@ pipeline (resize, rescale, normalize, pad, maps -> binary masks) and post-proces
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -31,6 +32,7 @@ from .transforms import (
     resized_shape,
 )
 
+PREPROCESSOR_CONFIG = "preprocessor_config.json"  # transformers' file name
 IdMaps = Union[None, Mapping[int, int], Sequence[Optional[Mapping[int, int]]]]
 _CONFIG_FIELDS = (
     "do_resize", "size", "size_divisor", "resample", "do_rescale", "rescale_factor", "do_normalize",
@@ -99,8 +101,43 @@ class MaskFormerImageProcessor:
         out["image_mean"] = list(self.image_mean) if isinstance(self.image_mean, tuple) else self.image_mean
         out["image_std"] = list(self.image_std) if isinstance(self.image_std, tuple) else self.image_std
         out["do_convert_rgb"] = self.do_convert_rgb
-        out["image_processor_type"] = type(self).__name__
+        out["image_processor_type"] = type(self).__name__.removesuffix("Fast")
         return out
+
+    def to_json_string(self) -> str:
+        """:meth:`to_dict` as transformers writes it: sorted keys, indent 2, a final newline."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file_path: Union[str, Path]) -> None:
+        """Write :meth:`to_json_string` to ``json_file_path``."""
+        Path(json_file_path).write_text(self.to_json_string())
+
+    def save_pretrained(self, save_directory: Union[str, Path], push_to_hub: bool = False) -> list[str]:
+        """Write ``save_directory/preprocessor_config.json`` (transformers' file name and layout); returns the
+        written paths, as transformers does. Nothing is uploaded: ``push_to_hub=True`` raises."""
+        if push_to_hub:
+            raise ValueError("push_to_hub is not supported: segformers writes local folders only.")
+        folder = Path(save_directory)
+        if folder.is_file():
+            raise ValueError(f"save_pretrained: {folder} is a file; pass a folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / PREPROCESSOR_CONFIG
+        self.to_json_file(path)
+        return [str(path)]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Union[str, Path], **overrides: Any) -> "MaskFormerImageProcessor":
+        """Build from a local folder holding ``preprocessor_config.json`` (or that file itself), as written by
+        transformers' or our ``save_pretrained``; ``overrides`` replace stored values. Nothing is downloaded."""
+        path = Path(pretrained_model_name_or_path)
+        if path.is_dir():
+            path = path / PREPROCESSOR_CONFIG
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: from_pretrained reads a local folder with {PREPROCESSOR_CONFIG} (written by "
+                "save_pretrained); hub names are not downloaded."
+            )
+        return cls.from_json_file(path, **overrides)
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], **overrides: Any) -> "MaskFormerImageProcessor":
@@ -318,3 +355,24 @@ class MaskFormerImageProcessor:
 
 class Mask2FormerImageProcessor(MaskFormerImageProcessor):
     """The same processor under the Mask2Former name (no behaviour differs between the two)."""
+
+
+def _deprecated_fast(name: str) -> None:
+    warnings.warn(f"`{name}Fast` is deprecated (transformers 5 dropped the `Fast` suffix of image processors); "
+                  f"use `{name}`, which it is.", FutureWarning, stacklevel=3)
+
+
+class MaskFormerImageProcessorFast(MaskFormerImageProcessor):
+    """Deprecated alias of :class:`MaskFormerImageProcessor` (transformers 5.23 still accepts the name)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _deprecated_fast("MaskFormerImageProcessor")
+        super().__init__(*args, **kwargs)
+
+
+class Mask2FormerImageProcessorFast(Mask2FormerImageProcessor):
+    """Deprecated alias of :class:`Mask2FormerImageProcessor` (transformers 5.23 still accepts the name)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _deprecated_fast("Mask2FormerImageProcessor")
+        super().__init__(*args, **kwargs)
