@@ -60,6 +60,17 @@ def check_example(example: Tensor, divisor: int) -> None:
         )
 
 
+def check_no_autocast(segmentor: nn.Module) -> None:
+    """Raise ``ValueError`` naming the part if a module runs under its own autocast (``autocast_dtype``):
+    an autocast region inside the graph does not export; the exported graph is float32."""
+    for name, module in segmentor.named_modules():
+        if getattr(module, "autocast_dtype", None) is not None:
+            raise ValueError(
+                f"{name or 'the model'} runs under its own autocast ({module.autocast_dtype}), which torch.export "
+                f"cannot trace; export the float32 model: --cfg-options model.{name}.autocast_dtype=None."
+            )
+
+
 def export_program(
     segmentor: nn.Module, example: Tensor, *, dynamic: bool = True
 ) -> torch.export.ExportedProgram:
@@ -74,6 +85,7 @@ def export_program(
     """
     divisor = size_divisor(segmentor)
     check_example(example, divisor)
+    check_no_autocast(segmentor)
     module = TensorForward(segmentor).eval()
     shapes = dynamic_shapes(divisor) if dynamic else None
     # size-oblivious reasoning: no 0/1 specialisation of sizes derived from H and W (the ONNX exporter

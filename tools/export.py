@@ -2,7 +2,7 @@
 
 Usage:
     python tools/export.py CONFIG CHECKPOINT --format {torch-export,onnx} [--dynamic] [--out PATH]
-                           [--size H W] [--batch B] [--opset N] [--check]
+                           [--size H W] [--batch B] [--opset N] [--check] [--cfg-options KEY=VALUE ...]
 
 The graph maps normalized, padded ``pixel_values [B, 3, H, W]`` to ``class_queries_logits [B, Q, K+1]``
 and ``masks_queries_logits [B, Q, H/4, W/4]``; resizing, normalization, padding and post-processing stay
@@ -10,6 +10,8 @@ outside. ``--dynamic`` keeps H and W dynamic (any multiple of the model's size d
 graph takes only ``--size``. Writes PATH (``.pt2`` or ``.onnx``) and PATH + ``.json`` (input / output
 names, size divisor, normalization, class names). ``--check`` runs the export against the eager model
 at the traced size and, with ``--dynamic``, at a second size, and prints the largest differences.
+``--cfg-options`` overrides the config (e.g. ``model.backbone.autocast_dtype=None``: a backbone's own autocast
+does not export).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from segformers.apis import init_model, load_config  # noqa: E402
 from segformers.export import (  # noqa: E402
@@ -78,8 +81,12 @@ def main(argv: Optional[list[str]] = None) -> Path:
     parser.add_argument("--batch", type=int, default=1, help="batch size of the graph")
     parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     parser.add_argument("--check", action="store_true", help="compare with the eager model")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, help="config overrides, key=value")
     args = parser.parse_args(argv)
-    model = init_model(args.config, args.checkpoint)
+    cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = init_model(cfg, args.checkpoint)
     out = Path(args.out or Path(args.checkpoint).with_suffix(SUFFIX[args.format]))
     example = torch.zeros(args.batch, 3, *args.size)
     program = export_program(model, example, dynamic=args.dynamic)
@@ -88,7 +95,7 @@ def main(argv: Optional[list[str]] = None) -> Path:
         export_onnx(program, out, opset=args.opset)
     else:
         torch.export.save(program, str(out))
-    meta = sidecar(model, load_config(args.config), args.format, args.dynamic, args.size, args.batch)
+    meta = sidecar(model, cfg, args.format, args.dynamic, args.size, args.batch)
     Path(str(out) + ".json").write_text(json.dumps(meta, indent=2))
     print(f"wrote {out} and {out}.json")
     if args.check:

@@ -203,3 +203,42 @@ def test_errors_name_the_problem(tmp_path):
         ours(x, pixel_mask=torch.ones(2, 10, 10))
     with pytest.warns(UserWarning, match="attentions are not returned"):
         assert ours(x, output_attentions=True).attentions is None
+
+
+@pytest.mark.parametrize("name", ["mask2former_r50.py", "maskformer_r50.py"])
+def test_models_of_our_configs_save_for_transformers(name, tmp_path):
+    """A model built from a base config (shrunk) -> segformers folder -> save_pretrained -> transformers."""
+    from tests.hf_utils import randomize_
+    from tests.models.test_segmentor import M2F_TINY, MF_TINY, tiny
+
+    from segformers.apis import build_model
+
+    cfg = tiny(name, M2F_TINY if name.startswith("mask2former") else MF_TINY)
+    cfg.metainfo = dict(classes=[f"c{i}" for i in range(5)])
+    cfg.dump(str(tmp_path / "config.py"))
+    torch.save(randomize_(build_model(cfg), seed=2).state_dict(), tmp_path / "model.pth")
+    family = "mask2former" if name.startswith("mask2former") else "maskformer"
+    ours = OURS[family].from_pretrained(tmp_path)
+    assert ours.config.id2label[4] == "c4"
+    ours.save_pretrained(tmp_path / "hf")
+    ref, info = getattr(transformers, type(ours).__name__).from_pretrained(tmp_path / "hf", output_loading_info=True)
+    assert not any(info.values()), info
+    assert ref.config.id2label[4] == "c4"
+    got, want = run_both(ours, ref.eval(), output_hidden_states=True)
+    close(got.class_queries_logits, want.class_queries_logits)
+    close(got.masks_queries_logits, want.masks_queries_logits)
+
+
+def test_configs_transformers_cannot_express_are_refused(tmp_path):
+    from tests.models.test_segmentor import M2F_TINY, tiny
+
+    from segformers.apis import build_model
+
+    cfg = tiny("mask2former_r50.py", {**M2F_TINY, "model.backbone.stem_type": "deeplab"})
+    ours = Mask2FormerForUniversalSegmentation(build_model(cfg), model_cfg=cfg.model.to_dict())
+    with pytest.raises(ValueError, match="backbone.stem_type='deeplab' cannot be expressed in a transformers config"):
+        ours.save_pretrained(tmp_path)
+    cfg = tiny("mask2former_r50.py", {**M2F_TINY, "model.transformer_decoder.nheads": 4})
+    ours = Mask2FormerForUniversalSegmentation(build_model(cfg), model_cfg=cfg.model.to_dict())
+    with pytest.raises(ValueError, match="transformer_decoder.nheads=4 .* needs 2"):
+        ours.save_pretrained(tmp_path)
