@@ -46,8 +46,7 @@ def _config_view(hf_config: Optional[dict], model_cfg: Optional[dict], class_nam
     view["id2label"] = {int(k): v for k, v in (view.get("id2label") or dict(enumerate(names))).items()}
     view["label2id"] = {v: k for k, v in view["id2label"].items()}
     view["num_labels"] = len(view["id2label"])
-    for key, default in (("output_hidden_states", False), ("output_attentions", False), ("return_dict", True),
-                         ("output_auxiliary_logits", None), ("use_auxiliary_loss", True)):
+    for key, default in (("output_hidden_states", False), ("return_dict", True), ("output_auxiliary_logits", None)):
         view.setdefault(key, default)
     return view
 
@@ -89,6 +88,7 @@ class _HFSegmentation(nn.Module):
     """The shared machinery; the subclasses fix the family, the signature and the output fields."""
 
     family: ClassVar[str]
+    output_class: ClassVar[type]
 
     def __init__(self, segmentor: nn.Module, *, model_cfg: Optional[dict] = None, hf_config: Optional[dict] = None,
                  class_names: Sequence[str] = ()) -> None:
