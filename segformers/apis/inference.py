@@ -53,7 +53,12 @@ def test_pipeline(cfg: Any) -> Compose:
 
 
 def dataset_meta(cfg: Any) -> dict:
-    """Class names, thing flags and palette from the config (``metainfo``, else the test dataset's class)."""
+    """Class names, thing flags and palette as the config states them: the test (or val) dataset's class
+    ``METAINFO``, its ``metainfo`` overrides, then the config's top-level ``metainfo``.
+
+    COCO-style datasets read their classes from the annotation file when built; their class ``METAINFO``
+    (the COCO classes) is taken only when it has ``model.num_classes`` classes (a toy COCO-layout dataset
+    states its own classes in ``metainfo``)."""
     meta: dict = {}
     for key in ("test_dataloader", "val_dataloader"):
         ds = (cfg.get(key) or {}).get("dataset") or {}
@@ -61,7 +66,11 @@ def dataset_meta(cfg: Any) -> dict:
             import segformers.data  # noqa: F401
 
             cls = DATASETS.get(ds["type"])
-            meta.update(getattr(cls, "METAINFO", {}) or {})
+            default = dict(getattr(cls, "METAINFO", {}) or {})
+            num_classes = (cfg.get("model") or {}).get("num_classes")
+            if getattr(cls, "CLASSES_FROM_ANN_FILE", False) and len(default.get("classes", ())) != num_classes:
+                default = {}
+            meta.update(default)
             meta.update(ds.get("metainfo") or {})
             break
     meta.update(cfg.get("metainfo") or {})
