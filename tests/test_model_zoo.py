@@ -208,14 +208,11 @@ def test_metafile_metadata_agrees_with_config(name):
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_classes_and_thing_ids_follow_dataset_metainfo(name):
-    """The zoo configs name no thing ids: the postprocessor gets them from the dataset's metainfo through
-    ``MaskFormer.set_dataset_meta`` (what ``init_model`` and ``DatasetMetaHook`` call)."""
     cfg = config(name)
     meta = DATASETS.get(cfg.val_dataloader.dataset.type).METAINFO
     assert len(meta["classes"]) == cfg.model.num_classes
     post = cfg.model.postprocessor
-    assert "thing_ids" not in post
-    # the method on a stand-in with the model's two attributes it reads (every config's build: test_configs.py)
+    assert "thing_ids" not in post  # init_model's route instead (on a stand-in with the two attributes it reads)
     model = SimpleNamespace(num_classes=cfg.model.num_classes, postprocessor=POSTPROCESSORS.build(post))
     MaskFormer.set_dataset_meta(model, dataset_meta(cfg))
     if post.panoptic_on:
