@@ -1,12 +1,13 @@
 """Imports point one way: every import of every segformers module, read with ``ast``, follows the layers.
 
-Layers, top to bottom (DESIGN.md, docs/architecture.md "Layers"): ``apis`` (and ``hf``) -> ``engine``,
-``checkpoint``, ``processing``, ``testing`` -> ``data``, ``evaluation``, ``models`` -> ``registry``,
-``structures``, ``weights_io``, ``visualization``. A module may import its own top-level package and
+Layers, top to bottom (DESIGN.md, docs/architecture.md "Layers"): ``hf`` (the Hugging Face surface) ->
+``apis`` -> ``engine``, ``checkpoint``, ``processing``, ``testing`` -> ``data``, ``evaluation``, ``models`` ->
+``registry``, ``structures``, ``weights_io``, ``visualization``. A module may import its own top-level package and
 anything in a lower layer; nothing sideways (another package of its own layer) or up. On top of the
 layers: ``engine`` imports no model implementation (``segformers.models``: only registries and
 contracts), and no module of the package imports ``tools``, ``tests`` or ``projects``.
-Every import counts: absolute and relative, at module level or inside functions and ``if`` blocks.
+Every import counts: absolute and relative, at module level or inside functions and ``if`` blocks, and
+``importlib.import_module("...")`` with a literal name.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "segformers"
 
 LAYERS: dict[int, set[str]] = {  # 1 = the ground floor
-    4: {"apis", "hf"},
+    5: {"hf"},
+    4: {"apis"},
     3: {"engine", "checkpoint", "processing", "testing"},
     2: {"data", "evaluation", "models"},
     1: {"registry", "structures", "weights_io", "visualization"},
@@ -55,6 +57,14 @@ def _resolve(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _is_import_module_call(node: ast.AST) -> bool:
+    if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in ("import_module", "__import__") and isinstance(node.args[0].value, str)
+
+
 def imports(importer: str, source: str, is_package: bool = False) -> Iterator[Edge]:
     """Every import of a segformers / tools / tests / projects module in ``source``."""
     for node in ast.walk(ast.parse(source)):
@@ -65,6 +75,8 @@ def imports(importer: str, source: str, is_package: bool = False) -> Iterator[Ed
             # `from segformers import registry` / `from . import x` may name submodules
             names_modules = module == "segformers" or node.module is None
             targets = [f"{module}.{a.name}" for a in node.names] if names_modules else [module]
+        elif _is_import_module_call(node):  # importlib.import_module("segformers.x")
+            targets = [node.args[0].value]
         else:
             continue
         for target in targets:
@@ -128,7 +140,7 @@ def test_every_top_level_part_has_a_layer():
      "models is in layer 2 (data, evaluation, models) and may import only lower layers; checkpoint is in layer 3"),
     ("segformers.checkpoint.official", "def f():\n    from ..apis.model import build_model\n", False,
      "checkpoint is in layer 3 (checkpoint, engine, processing, testing) and may import only lower layers; "
-     "apis is in layer 4 (apis, hf) (up)"),
+     "apis is in layer 4 (apis) (up)"),
     ("segformers.models.postprocess_hf", "from ..processing import postprocess as hf_post\n", False,
      "processing is in layer 3"),
     ("segformers.models.postprocess", "from ...processing import postprocess", True, "processing is in layer 3"),
@@ -138,6 +150,7 @@ def test_every_top_level_part_has_a_layer():
     ("segformers.weights_io", "if True:\n    from .models import build\n", False, "(up)"),
     ("segformers.weights_io", "from . import structures", False, "(sideways)"),
     ("segformers.apis.inference", "import tools.infer", False, "the package never imports tools/"),
+    ("segformers.models.segmentor", "import importlib\nimportlib.import_module('segformers.apis')", False, "(up)"),
 ])
 def test_a_forbidden_edge_is_caught_and_named(importer, source, is_package, rule):
     found = [v for v in map(violation, imports(importer, source, is_package)) if v]
