@@ -19,8 +19,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segformers.apis import init_model, inference  # noqa: E402
-from segformers.apis.inference import _as_rgb_array, dataset_meta  # noqa: E402
+from segformers.apis import init_model, inference, predictor_of  # noqa: E402
+from segformers.apis.inference import _as_rgb_array  # noqa: E402
 from segformers.visualization import (  # noqa: E402
     instance_overlay, palette_for, panoptic_overlay, semantic_overlay,
 )
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     model = init_model(args.config, args.checkpoint, device=args.device)
-    meta = dataset_meta(model.cfg)
+    meta = predictor_of(model).meta  # the dataset metadata init_model applied
     classes = list(meta.get("classes") or [f"class_{i}" for i in range(model.num_classes)])
     palette = palette_for(len(classes), meta.get("palette"))
     out = Path(args.out)

@@ -104,7 +104,7 @@ def hf_criterion_cfg(config: dict, family: str) -> dict:
 def hf_model_cfg(config: dict) -> dict:
     """A segformers ``model`` config equivalent to the HF model config.
 
-    The postprocessor is :class:`~segformers.models.postprocess_hf.HFImageProcessorInference` (semantic
+    The postprocessor is :class:`~segformers.models.postprocess.hf.HFImageProcessorInference` (semantic
     on; instance on for Mask2Former), so that ``inference()`` on the converted checkpoint gives the same
     maps as the ``transformers`` model followed by ``MaskFormerImageProcessor`` post-processing
     (class and mask scores combined at 1/4 resolution, then resized to the original size). For the

@@ -107,13 +107,19 @@ class MaskFormer(BaseModel):
             init_pretrained_backbone(self.backbone, self.backbone_init_cfg)
 
     def set_dataset_meta(self, meta: dict) -> None:
-        """Take the thing classes from a dataset's metainfo (``is_thing`` per class or ``thing_ids``)
-        unless the postprocessor config already names them."""
-        if getattr(self.postprocessor, "thing_ids", None) is not None:
-            return
-        if meta.get("thing_ids") is not None:
-            self.postprocessor.thing_ids = [int(i) for i in meta["thing_ids"]]
-        elif meta.get("is_thing"):
+        """Take a dataset's metainfo (``classes``, ``is_thing``): refuse a dataset whose number of classes
+        is not ``num_classes``, and give the postprocessor the thing classes unless its config names them.
+
+        Called by ``DatasetMetaHook`` when a run's loop starts and by ``segformers.apis.init_model``."""
+        classes = list(meta.get("classes") or [])
+        if classes and len(classes) != self.num_classes:
+            raise ValueError(
+                f"The model has num_classes={self.num_classes}, but its dataset has {len(classes)} classes "
+                f"({classes[:4]}{' ...' if len(classes) > 4 else ''}). Set model.num_classes={len(classes)} "
+                f"in the config (--cfg-options model.num_classes={len(classes)}), or use the dataset the "
+                "model was made for."
+            )
+        if getattr(self.postprocessor, "thing_ids", None) is None and meta.get("is_thing"):
             self.postprocessor.thing_ids = [i for i, t in enumerate(meta["is_thing"]) if t]
 
     # --- build-time wiring ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 import segformers.models.losses.criterion as criterion_module
-from segformers.data.toy_layouts import write_toy_dataset
+from segformers.data.toy import write_toy_dataset
 from segformers.registry import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ TINY = {
     "model.pixel_decoder.conv_dim": 32, "model.pixel_decoder.mask_dim": 32,
     "model.transformer_decoder.hidden_dim": 32, "model.transformer_decoder.num_queries": 6,
     "model.transformer_decoder.nheads": 2, "model.transformer_decoder.dim_feedforward": 64,
-    "model.postprocessor.topk_per_image": 10,
+    "model.postprocessor.topk_per_image": 10, "model.postprocessor.thing_ids": [0, 1],
 }
 M2F_TINY = {**TINY, "model.pixel_decoder.transformer_enc_layers": 1, "model.pixel_decoder.transformer_nheads": 2,
             "model.pixel_decoder.transformer_dim_feedforward": 64, "model.transformer_decoder.dec_layers": 3,
@@ -34,7 +34,7 @@ def samples(shapes, num_segments=(3, 0)) -> list[SegDataSample]:
     g = torch.Generator().manual_seed(0)
     out = []
     for (h, w), n in zip(shapes, num_segments):
-        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(2 * h, 2 * w), thing_ids=[0, 1]))
+        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(2 * h, 2 * w)))
         s.gt = Targets(torch.randint(0, 5, (n,), generator=g), torch.rand(n, h, w, generator=g) > 0.5)
         out.append(s)
     return out

@@ -9,6 +9,6 @@ backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 100
 model = dict(
     num_classes=num_classes,
-    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=list(range(100))),
+    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

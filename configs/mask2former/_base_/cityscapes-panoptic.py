@@ -10,6 +10,6 @@ num_classes = 19
 model = dict(
     num_classes=num_classes,
     backbone=dict(norm="SyncBN"),
-    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=list(range(11, 19))),
+    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

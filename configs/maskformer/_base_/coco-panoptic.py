@@ -16,8 +16,7 @@ model = dict(
                        transformer_enc_layers=6, transformer_nheads=8, transformer_dim_feedforward=2048,
                        transformer_dropout=0.1),
     transformer_decoder=dict(in_feature="encoder"),
-    postprocessor=dict(semantic_on=True, panoptic_on=True, object_mask_threshold=0.8, overlap_threshold=0.8,
-                       thing_ids=list(range(80))),
+    postprocessor=dict(semantic_on=True, panoptic_on=True, object_mask_threshold=0.8, overlap_threshold=0.8),
 )
 # The `detr_panoptic` mapper (DETR-style): flip, then with p = 0.5 one of two branches:
 #   (a) ResizeShortestEdge(480..800 step 32, max 1333, "choice");
