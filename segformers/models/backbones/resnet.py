@@ -168,6 +168,9 @@ class ResNet(nn.Module):
     its own autocast and returns float32 features, whether or not the rest of the model is autocast.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(depth=18, norm="BN", stem_out_channels=16, res2_out_channels=16)
+
     def __init__(
         self,
         *,

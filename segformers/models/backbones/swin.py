@@ -230,6 +230,9 @@ class SwinTransformer(nn.Module):
     ``layers[0..k-2]`` (official semantics; frozen parts stay in eval mode).
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2), window_size=4)
+
     def __init__(
         self,
         *,

@@ -55,7 +55,8 @@ class SetCriterion(nn.Module):
     ``loss_{name}`` (final prediction) and ``loss_{name}_{i}`` (auxiliary set ``i``).
     """
 
-    tiny_config = dict(  # what the contract test builds (segformers.testing)
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(
         matcher=dict(type="HungarianMatcher", num_points=16, costs=[dict(type="ClassCost"), dict(type="DiceCost")]),
         class_loss=dict(type="CrossEntropyLoss"), mask_losses=[dict(type="MaskBCELoss"), dict(type="DiceLoss")],
         num_points=16,

@@ -39,7 +39,8 @@ class HungarianMatcher(nn.Module):
     sorted by ``pred_idx``. Runs under ``no_grad``; costs in float32 with autocast disabled.
     """
 
-    tiny_config = dict(  # what the contract test builds (segformers.testing)
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(
         costs=[dict(type="ClassCost"), dict(type="MaskBCECost"), dict(type="DiceCost")], num_points=16)
 
     def __init__(self, *, costs: Sequence[Union[dict, MatchCost]], num_points: Optional[int] = 12544) -> None:

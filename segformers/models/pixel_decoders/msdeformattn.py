@@ -140,6 +140,9 @@ class MSDeformAttnPixelDecoder(nn.Module):
     ``encoder_features`` = the 1/32 encoder map.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(conv_dim=32, mask_dim=16, transformer_enc_layers=1, transformer_dim_feedforward=32)
+
     def __init__(
         self,
         *,

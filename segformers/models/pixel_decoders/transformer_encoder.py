@@ -56,6 +56,9 @@ class TransformerEncoderPixelDecoder(nn.Module):
     ``multi_scale_features`` (first ``num_multi_scale_levels`` FPN maps, 1/32 first) and ``encoder_features``.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(conv_dim=32, mask_dim=16, transformer_enc_layers=1, transformer_dim_feedforward=32)
+
     def __init__(
         self,
         *,

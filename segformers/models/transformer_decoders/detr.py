@@ -42,6 +42,9 @@ class StandardTransformerDecoder(nn.Module):
 
     num_feature_levels = 1
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(hidden_dim=32, num_queries=8, nheads=2, dim_feedforward=32, dec_layers=2)
+
     def __init__(
         self, *, num_classes: int, input_shape: Mapping[str, Any], in_feature: str = "res5",
         hidden_dim: int = 256, num_queries: int = 100, nheads: int = 8, dropout: float = 0.1,

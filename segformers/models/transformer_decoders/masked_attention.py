@@ -71,6 +71,9 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         mask_embed_layers: depth of the ``mask_embed`` MLP.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(hidden_dim=32, num_queries=8, nheads=2, dim_feedforward=32, dec_layers=3)
+
     def __init__(
         self, *, num_classes: int, input_shape: Mapping[str, Any], in_feature: str = "multi_scale",
         num_feature_levels: int = 3, hidden_dim: int = 256, num_queries: int = 100, nheads: int = 8,
@@ -125,7 +128,7 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         return self.query_feat.weight.unsqueeze(0).expand(batch, -1, -1), query_pos
 
     def predict(self, output: Tensor, mask_features: Tensor) -> tuple[Tensor, Tensor]:
-        """Heads on ``decoder_norm(output [B, Q, C])``: class logits ``[B, Q, K+1]``, mask logits ``[B, Q, H/4, W/4]``."""
+        """Heads on ``decoder_norm(output [B, Q, C])``: class ``[B, Q, K+1]`` and mask ``[B, Q, H/4, W/4]`` logits."""
         decoded = self.decoder_norm(output)
         mask_logits = torch.einsum("bqc,bchw->bqhw", self.mask_embed(decoded), mask_features)
         return self.class_embed(decoded), mask_logits
