@@ -30,24 +30,39 @@ def _xavier_(module: nn.Module) -> None:
             nn.init.xavier_uniform_(p)
 
 
-class SelfAttentionLayer(nn.Module):
-    """Query self-attention on ``[B, Q, C]``; ``query_pos`` added to queries and keys; post- or pre-norm."""
+class _SubLayer(nn.Module):
+    """``modules`` (registered in order, then ``norm``) inside a residual: post-norm ``LN(x + Drop(f(x)))`` or
+    pre-norm ``x + Drop(f(LN(x)))``; every >1-D parameter xavier-uniform (the official init)."""
 
-    def __init__(self, *, d_model: int, nhead: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
+    def __init__(self, d_model: int, dropout: float, pre_norm: bool, **modules: nn.Module) -> None:
         super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
+        for name, module in modules.items():
+            self.add_module(name, module)
         self.norm = nn.LayerNorm(d_model)
         self.dropout, self.pre_norm = dropout, pre_norm
         _xavier_(self)
 
-    def forward(self, tgt: Tensor, query_pos: Tensor) -> Tensor:
-        x = self.norm(tgt) if self.pre_norm else tgt
-        q = x + query_pos
-        tgt = tgt + F.dropout(self.self_attn(q, q, x), self.dropout, self.training)
+    def sublayer_input(self, tgt: Tensor) -> Tensor:
+        return self.norm(tgt) if self.pre_norm else tgt
+
+    def add_residual(self, tgt: Tensor, out: Tensor) -> Tensor:
+        tgt = tgt + F.dropout(out, self.dropout, self.training)
         return tgt if self.pre_norm else self.norm(tgt)
 
 
-class CrossAttentionLayer(nn.Module):
+class SelfAttentionLayer(_SubLayer):
+    """Query self-attention on ``[B, Q, C]``; ``query_pos`` added to queries and keys; post- or pre-norm."""
+
+    def __init__(self, *, d_model: int, nhead: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
+        super().__init__(d_model, dropout, pre_norm, self_attn=MultiheadAttention(d_model, nhead, dropout=dropout))
+
+    def forward(self, tgt: Tensor, query_pos: Tensor) -> Tensor:
+        x = self.sublayer_input(tgt)
+        q = x + query_pos
+        return self.add_residual(tgt, self.self_attn(q, q, x))
+
+
+class CrossAttentionLayer(_SubLayer):
     """Cross-attention of ``[B, Q, C]`` queries to ``[B, HW, C]`` memory, masked or plain.
 
     ``attn_mask``: ``None`` (attend everywhere), bool ``[B, 1, Q, HW]`` (``True`` = may attend) or a float
@@ -55,37 +70,26 @@ class CrossAttentionLayer(nn.Module):
     """
 
     def __init__(self, *, d_model: int, nhead: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
-        super().__init__()
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.norm = nn.LayerNorm(d_model)
-        self.dropout, self.pre_norm = dropout, pre_norm
-        _xavier_(self)
+        super().__init__(d_model, dropout, pre_norm,
+                         multihead_attn=MultiheadAttention(d_model, nhead, dropout=dropout))
 
     def forward(
         self, tgt: Tensor, memory: Tensor, attn_mask: Optional[Tensor], pos: Tensor, query_pos: Tensor
     ) -> Tensor:
-        x = self.norm(tgt) if self.pre_norm else tgt
-        out = self.multihead_attn(x + query_pos, memory + pos, memory, attn_mask=attn_mask)
-        tgt = tgt + F.dropout(out, self.dropout, self.training)
-        return tgt if self.pre_norm else self.norm(tgt)
+        x = self.sublayer_input(tgt)
+        return self.add_residual(tgt, self.multihead_attn(x + query_pos, memory + pos, memory, attn_mask=attn_mask))
 
 
-class FFNLayer(nn.Module):
+class FFNLayer(_SubLayer):
     """``Linear -> ReLU -> Linear`` on ``[B, Q, C]`` with a residual; post- or pre-norm."""
 
     def __init__(self, *, d_model: int, dim_feedforward: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
-        super().__init__()
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm = nn.LayerNorm(d_model)
-        self.dropout, self.pre_norm = dropout, pre_norm
-        _xavier_(self)
+        super().__init__(d_model, dropout, pre_norm, linear1=nn.Linear(d_model, dim_feedforward),
+                         linear2=nn.Linear(dim_feedforward, d_model))
 
     def forward(self, tgt: Tensor) -> Tensor:
-        x = self.norm(tgt) if self.pre_norm else tgt
-        x = self.linear2(F.dropout(F.relu(self.linear1(x)), self.dropout, self.training))
-        tgt = tgt + F.dropout(x, self.dropout, self.training)
-        return tgt if self.pre_norm else self.norm(tgt)
+        x = self.linear2(F.dropout(F.relu(self.linear1(self.sublayer_input(tgt))), self.dropout, self.training))
+        return self.add_residual(tgt, x)
 
 
 class DetrDecoderLayer(nn.Module):
