@@ -105,10 +105,11 @@ def _scalar_losses(owner: str, losses: Any) -> Tensor:
     return sum(losses.values())
 
 
-def _build(registry: Registry, cls: type, kwargs: dict, **injected: Any) -> Any:
+def _build(registry: Registry, cls: type, kwargs: dict, **injected: Any) -> tuple[str, Any]:
+    """``(owner, part)``: the part's name for messages, and the part built as its owner would build it."""
     owner = f"{registry.name} {cls.__name__}"
-    return owner, _run(owner, "building it", lambda: registry.build(dict(type=cls, **kwargs), default_args=injected
-                                                                    or None))
+    cfg = dict(type=cls, **kwargs)
+    return owner, _run(owner, "building it", lambda: registry.build(cfg, default_args=injected or None))
 
 
 # --- one check per role ------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ def _build(registry, cfg: ConfigOrModule, **default_args):  # noqa: ANN001, ANN2
 
 
 def check_size_divisor(data_preprocessor: nn.Module, backbone: nn.Module) -> None:
-    """Raise ``ValueError`` unless the preprocessor pads to a multiple of the backbone's ``size_divisibility``."""
+    """Raise ``ValueError`` unless the preprocessor pads to a multiple of the backbone's ``size_divisibility``
+    (a preprocessor without ``size_divisor`` pads nothing the model could check)."""
     divisor, need = getattr(data_preprocessor, "size_divisor", None), int(backbone.size_divisibility)
     if divisor is not None and need > 1 and divisor % need:
         raise ValueError(

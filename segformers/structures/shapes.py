@@ -49,9 +49,9 @@ def check_pixel_decoder_shapes(owner: str, shapes: Mapping[str, Any]) -> None:
     low -> high resolution (strictly decreasing strides) and at most an ``encoder`` spec besides."""
     extra = [k for k in shapes if k not in PIXEL_DECODER_OUTPUTS]
     levels = shapes.get(MULTI_SCALE)
-    if (extra or not isinstance(shapes.get(MASK_FEATURES), ShapeSpec) or not isinstance(levels, list)
-            or not all(isinstance(s, ShapeSpec) for s in levels)
-            or not isinstance(shapes.get(ENCODER, ShapeSpec(1, 1)), ShapeSpec)):
+    levels_ok = isinstance(levels, list) and all(isinstance(spec, ShapeSpec) for spec in levels)
+    encoder_ok = ENCODER not in shapes or isinstance(shapes[ENCODER], ShapeSpec)
+    if extra or not isinstance(shapes.get(MASK_FEATURES), ShapeSpec) or not levels_ok or not encoder_ok:
         raise ValueError(
             f"{owner}: output_shape() must hold 'mask_features': ShapeSpec, 'multi_scale': [ShapeSpec, ...] "
             f"(may be empty) and optionally 'encoder': ShapeSpec, nothing else; got {dict(shapes)}."

@@ -108,7 +108,9 @@ def test_build_checks_the_declared_multi_scale_order():
 
 def test_size_divisor_must_be_a_multiple_of_the_backbone_size_divisibility():
     class Needs32(ResNet):
-        size_divisibility = 32
+        def __init__(self, **kwargs) -> None:  # noqa: ANN003
+            super().__init__(**kwargs)
+            self.size_divisibility = 32
 
     cfg = tiny("mask2former_r50.py", M2F_TINY)
     cfg.model.backbone.type = Needs32
