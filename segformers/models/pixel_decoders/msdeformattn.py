@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segformers.models.layers import PositionEmbeddingSine, c2_xavier_fill
-from segformers.models.layers.ms_deform_attn import MSDeformAttn
 from segformers.models.layers.fpn import (
     DEFAULT_IN_FEATURES, build_laterals, check_num_levels, fpn_output_shape, sorted_in_features, top_down,
 )
+from segformers.models.layers.ms_deform_attn import MSDeformAttn
 from segformers.registry import PIXEL_DECODERS
 from segformers.structures import PixelDecoderOutput, ShapeSpec, SpecEntry
 
