@@ -6,6 +6,8 @@ import torch
 from mmengine.config import Config
 
 from segformers.apis import build_model
+from segformers.models.backbones import ResNet
+from segformers.models.pixel_decoders import FPNPixelDecoder
 from segformers.structures import SegDataSample, Targets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +91,42 @@ def test_swap_pixel_decoder_by_name_only():
     model = build_model(cfg)
     out = model(torch.randn(1, 3, 64, 64), mode="tensor")
     assert out.pred_logits.shape == (1, 6, 6)
+
+
+def test_build_checks_the_declared_multi_scale_order():
+    class CoarsestLast(FPNPixelDecoder):
+        def output_shape(self):
+            shapes = super().output_shape()
+            return dict(shapes, multi_scale=shapes["multi_scale"][::-1])
+
+    cfg = tiny("mask2former_r50.py", M2F_TINY)
+    cfg.model.pixel_decoder = dict(type=CoarsestLast, conv_dim=32, mask_dim=32)
+    with pytest.raises(ValueError, match=r"pixel decoder CoarsestLast: multi_scale levels must be ordered low -> high "
+                                         r"resolution .* got strides \[8, 16, 32\]"):
+        build_model(cfg)
+
+
+def test_size_divisor_must_be_a_multiple_of_the_backbone_size_divisibility():
+    class Needs32(ResNet):
+        def __init__(self, **kwargs) -> None:  # noqa: ANN003
+            super().__init__(**kwargs)
+            self.size_divisibility = 32
+
+    cfg = tiny("mask2former_r50.py", M2F_TINY)
+    cfg.model.backbone.type = Needs32
+    cfg.model.data_preprocessor.size_divisor = 8
+    with pytest.raises(ValueError, match=r"size_divisor=8 is not a multiple of backbone Needs32's "
+                                         r"size_divisibility=32.*size_divisor to a multiple of 32"):
+        build_model(cfg)
+    cfg.model.data_preprocessor.size_divisor = 64
+    assert build_model(cfg).backbone.size_divisibility == 32
+
+
+def test_the_backbones_need_no_padding():
+    """ResNet and Swin declare size_divisibility 1: an unpadded 50 x 70 batch runs end to end."""
+    cfg = tiny("mask2former_r50.py", {**M2F_TINY, "model.data_preprocessor.size_divisor": 1})
+    model = build_model(cfg).eval()
+    assert model.backbone.size_divisibility == 1
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 50, 70), mode="tensor")
+    assert out.pred_masks.shape == (1, 6, 13, 18) and torch.isfinite(out.pred_masks).all()
