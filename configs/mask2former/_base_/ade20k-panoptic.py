@@ -5,7 +5,6 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/ade20k_panoptic.py",
     "../../_base_/schedules/schedule_poly_160k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 150
 # contiguous ids of the 100 ADE20K thing classes (dataset metainfo `is_thing`)
 thing_ids = [
@@ -15,6 +14,7 @@ thing_ids = [
     123, 124, 125, 126, 127, 129, 130, 132, 133, 134, 135, 136, 137, 138, 139, 142, 143, 144, 146, 147, 148, 149,
 ]
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
     postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=thing_ids),
 )

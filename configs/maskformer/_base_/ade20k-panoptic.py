@@ -6,7 +6,6 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/ade20k_panoptic.py",
     "../../_base_/schedules/schedule_poly_720k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 thing_ids = [
     7, 8, 10, 12, 14, 15, 18, 19, 20, 22, 23, 24, 27, 30, 31, 32, 33, 35, 36, 37, 38, 39, 41, 42, 43, 44, 45, 47,
     49, 50, 53, 55, 56, 57, 58, 62, 64, 65, 66, 67, 69, 70, 71, 72, 73, 74, 75, 76, 78, 80, 81, 82, 83, 85, 86,
@@ -14,6 +13,7 @@ thing_ids = [
     123, 124, 125, 126, 127, 129, 130, 132, 133, 134, 135, 136, 137, 138, 139, 142, 143, 144, 146, 147, 148, 149,
 ]
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     pixel_decoder=dict(_delete_=True, type="TransformerEncoderPixelDecoder", conv_dim=256, mask_dim=256, norm="GN",
                        transformer_enc_layers=6, transformer_nheads=8, transformer_dim_feedforward=2048,
                        transformer_dropout=0.1),
