@@ -124,5 +124,6 @@ def test_the_runner_route_gives_the_same_error(tmp_path, monkeypatch):
         model.init_weights()
     assert "'pretrained/swin_tiny_patch4_window7_224.pth' does not exist" in str(err.value)
     assert "SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth" in str(err.value)
-    with pytest.raises(FileNotFoundError, match="convert ImageNet weights .* `python tools/convert_checkpoint.py"):
+    with pytest.raises(FileNotFoundError,
+                       match="by converting ImageNet weights .* `python tools/convert_checkpoint.py backbone SRC my_"):
         require_backbone_file("my_backbone.pth")

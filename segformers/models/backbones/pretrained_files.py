@@ -15,28 +15,35 @@ PRETRAINED_DIR = "pretrained"
 _SWIN = "https://github.com/SwinTransformer/storage/releases/download/v1.0.0/"
 _CONVERT = "python tools/convert_checkpoint.py backbone"
 
-# file name -> how to get it (official.md §2.2, §4.4); every file is read as it is published
-PRETRAINED_SOURCES: dict[str, str] = {
-    "R-50.pkl": "wget https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/torchvision/R-50.pkl "
-                "(torchvision's ResNet-50 in detectron2 names)",
-    "R-101.pkl": "wget https://download.pytorch.org/models/resnet101-63fe2227.pth && "
-                 f"{_CONVERT} resnet101-63fe2227.pth pretrained/R-101.pkl "
-                 "(torchvision's ResNet-101; the official repos convert it the same way)",
-    "R-103.pkl": "wget https://dl.fbaipublicfiles.com/detectron2/DeepLab/R-103.pkl (ResNet-101c, DeepLab stem)",
-    "swin_tiny_patch4_window7_224.pth": f"wget {_SWIN}swin_tiny_patch4_window7_224.pth",
-    "swin_small_patch4_window7_224.pth": f"wget {_SWIN}swin_small_patch4_window7_224.pth",
-    "swin_base_patch4_window12_384.pth": f"wget {_SWIN}swin_base_patch4_window12_384.pth",
-    "swin_base_patch4_window12_384_22k.pth": f"wget {_SWIN}swin_base_patch4_window12_384_22k.pth",
-    "swin_large_patch4_window12_384_22k.pth": f"wget {_SWIN}swin_large_patch4_window12_384_22k.pth",
+# file name -> (the command that puts it into pretrained/, run from the repository root; what it is),
+# official.md §2.2, §2.7, §4.4; every file is read as it is published
+PRETRAINED_SOURCES: dict[str, tuple[str, str]] = {
+    "R-50.pkl": ("wget -P pretrained https://dl.fbaipublicfiles.com/detectron2/ImageNetPretrained/torchvision/R-50.pkl",
+                 "torchvision's ResNet-50 in detectron2 names"),
+    "R-101.pkl": ("wget -P pretrained https://download.pytorch.org/models/resnet101-63fe2227.pth && "
+                  f"{_CONVERT} pretrained/resnet101-63fe2227.pth pretrained/R-101.pkl",
+                  "torchvision's ResNet-101, converted as the official repos do"),
+    "R-103.pkl": ("wget -P pretrained https://dl.fbaipublicfiles.com/detectron2/DeepLab/R-103.pkl",
+                  "ResNet-101c: the DeepLab stem of three 3x3 convolutions"),
+    "swin_tiny_patch4_window7_224.pth": (f"wget -P pretrained {_SWIN}swin_tiny_patch4_window7_224.pth",
+                                         "Swin-T, ImageNet-1k"),
+    "swin_small_patch4_window7_224.pth": (f"wget -P pretrained {_SWIN}swin_small_patch4_window7_224.pth",
+                                          "Swin-S, ImageNet-1k"),
+    "swin_base_patch4_window12_384.pth": (f"wget -P pretrained {_SWIN}swin_base_patch4_window12_384.pth",
+                                          "Swin-B, ImageNet-1k, 384"),
+    "swin_base_patch4_window12_384_22k.pth": (f"wget -P pretrained {_SWIN}swin_base_patch4_window12_384_22k.pth",
+                                              "Swin-B, ImageNet-22k, 384"),
+    "swin_large_patch4_window12_384_22k.pth": (f"wget -P pretrained {_SWIN}swin_large_patch4_window12_384_22k.pth",
+                                               "Swin-L, ImageNet-22k, 384"),
 }
 
 
 def how_to_get(checkpoint: str) -> str:
-    """The command that fetches (or converts) a backbone file, by its file name."""
+    """How to fetch (or convert) a backbone file, by its file name."""
     known = PRETRAINED_SOURCES.get(Path(checkpoint).name)
     if known is not None:
-        return f"in {PRETRAINED_DIR}/: {known}"
-    return (f"convert ImageNet weights (torchvision ResNet .pth, detectron2 R-*.pkl, official Swin .pth) with "
+        return f"with `{known[0]}` ({known[1]})"
+    return (f"by converting ImageNet weights (torchvision ResNet .pth, detectron2 R-*.pkl, official Swin .pth) with "
             f"`{_CONVERT} SRC {checkpoint}`, or point init_cfg.checkpoint at such a file")
 
 
