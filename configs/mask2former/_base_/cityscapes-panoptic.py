@@ -8,7 +8,7 @@ _base_ = [
 num_classes = 19
 model = dict(
     num_classes=num_classes,
-    backbone=dict(norm="SyncBN", init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
+    backbone=dict(norm="SyncBN"),
     postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=list(range(11, 19))),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")
