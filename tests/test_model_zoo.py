@@ -67,17 +67,17 @@ MF_SETS = {
                           size_divisor=1, **MF_PANOPTIC),
     "ade20k-panoptic": dict(classes=150, crop=(640, 640), iters=720000, omt=0.7, **MF_PANOPTIC),
 }
-SWIN = {  # embed_dim, depths, heads, window, pretrained file
-    "swin-t": (96, [2, 2, 6, 2], [3, 6, 12, 24], 7, "swin_tiny_patch4_window7_224.pkl"),
-    "swin-s": (96, [2, 2, 18, 2], [3, 6, 12, 24], 7, "swin_small_patch4_window7_224.pkl"),
-    "swin-b": (128, [2, 2, 18, 2], [4, 8, 16, 32], 12, "swin_base_patch4_window12_384.pkl"),
-    "swin-b-in21k": (128, [2, 2, 18, 2], [4, 8, 16, 32], 12, "swin_base_patch4_window12_384_22k.pkl"),
-    "swin-l-in21k": (192, [2, 2, 18, 2], [6, 12, 24, 48], 12, "swin_large_patch4_window12_384_22k.pkl"),
+SWIN = {  # embed_dim, depths, heads, window, pretrained file (the official Swin release, official.md §4.4)
+    "swin-t": (96, [2, 2, 6, 2], [3, 6, 12, 24], 7, "swin_tiny_patch4_window7_224.pth"),
+    "swin-s": (96, [2, 2, 18, 2], [3, 6, 12, 24], 7, "swin_small_patch4_window7_224.pth"),
+    "swin-b": (128, [2, 2, 18, 2], [4, 8, 16, 32], 12, "swin_base_patch4_window12_384.pth"),
+    "swin-b-in21k": (128, [2, 2, 18, 2], [4, 8, 16, 32], 12, "swin_base_patch4_window12_384_22k.pth"),
+    "swin-l-in21k": (192, [2, 2, 18, 2], [6, 12, 24, 48], 12, "swin_large_patch4_window12_384_22k.pth"),
 }
-RESNET = {  # depth, stem, stem channels, res5 multi-grid, pretrained file
-    "r50": (50, "basic", None, [1, 1, 1], "detectron2://ImageNetPretrained/torchvision/R-50.pkl"),
+RESNET = {  # depth, stem, stem channels, res5 multi-grid, pretrained file (official.md §2.2, §2.7)
+    "r50": (50, "basic", None, [1, 1, 1], "R-50.pkl"),
     "r101": (101, "basic", None, [1, 1, 1], "R-101.pkl"),
-    "r101c": (101, "deeplab", 128, [1, 2, 4], "detectron2://DeepLab/R-103.pkl"),
+    "r101c": (101, "deeplab", 128, [1, 2, 4], "R-103.pkl"),
 }
 SCHEDULE_ITERS = {"lsj-50e": 368750, "lsj-100e": 737500, "160k": 160000, "90k": 90000, "300k": 300000,
                   "60k": 60000, "200k": 200000, "720k": 720000, "554k": 554400}
@@ -193,7 +193,8 @@ def test_backbone_and_pretrained_weights(name):
         assert (bb.type, bb.depth, bb.get("stem_type", "basic"), bb.get("stem_out_channels")) == (
             "ResNet", depth, stem, stem_ch)
         assert list(bb.get("res5_multi_grid", [1, 1, 1])) == grid and bb.freeze_at == 0
-    assert cfg.backbone_checkpoint == ckpt == BY_NAME[name]["Metadata"]["Pretrained"]
+    assert dict(bb.init_cfg) == dict(type="Pretrained", checkpoint=f"pretrained/{ckpt}")
+    assert Path(ckpt).stem == Path(BY_NAME[name]["Metadata"]["Pretrained"]).stem  # the official run's file
 
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))

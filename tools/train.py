@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from segformers.apis.runner import (  # noqa: E402
     apply_common_flags, apply_resume, build_runner, setup_distributed,
 )
+from segformers.models.backbones.pretrained_files import require_pretrained_backbone  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = Config.fromfile(args.config)
     apply_common_flags(cfg, args.config, args.work_dir, args.launcher, args.cfg_options)
     apply_resume(cfg, args.resume)
+    require_pretrained_backbone(cfg.model)  # before the Runner reads any data
     if args.amp or args.amp_dtype:
         from segformers.engine import enable_amp
 

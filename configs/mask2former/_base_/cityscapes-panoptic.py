@@ -5,7 +5,6 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/cityscapes_panoptic.py",
     "../../_base_/schedules/schedule_poly_90k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 19
 model = dict(
     num_classes=num_classes,

@@ -6,8 +6,8 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/ade20k_panoptic.py",
     "../../_base_/schedules/schedule_poly_720k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     pixel_decoder=dict(_delete_=True, type="TransformerEncoderPixelDecoder", conv_dim=256, mask_dim=256, norm="GN",
                        transformer_enc_layers=6, transformer_nheads=8, transformer_dim_feedforward=2048,
                        transformer_dropout=0.1),

@@ -7,9 +7,9 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/coco_panoptic.py",
     "../../_base_/schedules/schedule_multistep_554400.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 133
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
     data_preprocessor=dict(size_divisor=1),
     pixel_decoder=dict(_delete_=True, type="TransformerEncoderPixelDecoder", conv_dim=256, mask_dim=256, norm="GN",

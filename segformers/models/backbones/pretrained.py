@@ -107,7 +107,10 @@ def load_backbone_weights(backbone: nn.Module, weights: BackboneWeights, strict:
 
 def init_pretrained_backbone(backbone: nn.Module, init_cfg: Any) -> BackboneLoadReport:
     """Apply a backbone ``init_cfg`` (see the module docstring); logs and returns the report."""
+    from .pretrained_files import require_backbone_file
+
     cfg = check_init_cfg(init_cfg)
+    require_backbone_file(cfg["checkpoint"])  # a missing file names where to get it
     weights = read_backbone_weights(cfg["checkpoint"], prefix=cfg.get("prefix"))
     report = load_backbone_weights(backbone, weights, strict=bool(cfg.get("strict", True)))
     print_log(report.summary(), logger="current", level=logging.INFO)
