@@ -12,7 +12,7 @@ from mmengine.dataset import pseudo_collate
 from PIL import Image
 
 from segformers.apis import build_model
-from segformers.data.toy_layouts import write_toy_dataset
+from segformers.data.toy import write_toy_dataset
 from segformers.data.transforms.geometric import shortest_edge_shape
 from segformers.models import SemanticTTAModel
 from segformers.registry import TRANSFORMS

@@ -25,6 +25,8 @@ from torch import Tensor, nn
 
 from segformers.weights_io import BackboneWeights, read_backbone_weights
 
+from .pretrained_files import require_backbone_file
+
 # backbone keys an ImageNet file may lack: Swin's per-output norms (fresh init, official.md §4.4), BatchNorm
 # counters, and Swin's position index (a constant buffer)
 FRESH_INIT = re.compile(r"norm[0-3]\.(weight|bias)|(.+\.)?num_batches_tracked|.+\.relative_position_index")
@@ -107,8 +109,6 @@ def load_backbone_weights(backbone: nn.Module, weights: BackboneWeights, strict:
 
 def init_pretrained_backbone(backbone: nn.Module, init_cfg: Any) -> BackboneLoadReport:
     """Apply a backbone ``init_cfg`` (see the module docstring); logs and returns the report."""
-    from .pretrained_files import require_backbone_file
-
     cfg = check_init_cfg(init_cfg)
     require_backbone_file(cfg["checkpoint"])  # a missing file names where to get it
     weights = read_backbone_weights(cfg["checkpoint"], prefix=cfg.get("prefix"))
