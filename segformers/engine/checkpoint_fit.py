@@ -101,7 +101,7 @@ class CheckpointFitHook(Hook):
                       "(allow_partial=True).", logger="current", level=logging.WARNING)
             return
         raise CheckpointMismatchError(
-            message + "Weights it lacks would stay randomly initialised. Check that the checkpoint belongs to "
+            message + "The weights that do not fit would stay randomly initialised. Check that the checkpoint belongs to "
             f"this config (and its --cfg-options). To load it anyway (fine-tuning), pass {PARTIAL_FLAG} to "
             "tools/train.py or tools/test.py, or list dict(type='CheckpointFitHook', allow_partial=True) "
             "in custom_hooks."
