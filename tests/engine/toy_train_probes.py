@@ -17,6 +17,7 @@ import os
 import os.path as osp
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -51,8 +52,9 @@ class LossRecorderHook(Hook):
         self.losses: dict[int, float] = {}
 
     def before_train(self, runner) -> None:  # noqa: ANN001
+        _dump(osp.join(runner.work_dir, f"pid_rank{get_rank()}.json"), os.getpid())  # for the tests' clean-up
         if self.mid_write and get_rank() == self.kill_rank:
-            _kill_in_next_checkpoint_write(self)
+            _kill_in_next_checkpoint_write(self, runner.work_dir)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:  # noqa: ANN001
         self.losses[batch_idx + 1] = float(outputs["loss"].detach())
@@ -62,10 +64,16 @@ class LossRecorderHook(Hook):
         if self.kill_rank is None:
             raise KeyboardInterrupt(f"simulated crash after iteration {batch_idx + 1}")
         if get_rank() == self.kill_rank and not self.mid_write:
-            os.kill(os.getpid(), signal.SIGKILL)
+            _kill_self(runner.work_dir)
 
 
-def _kill_in_next_checkpoint_write(hook: LossRecorderHook) -> None:
+def _kill_self(work_dir: str) -> None:
+    """``kill -9`` of this process, after noting the time in ``<work_dir>/killed_at.json``."""
+    _dump(osp.join(work_dir, "killed_at.json"), time.time())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _kill_in_next_checkpoint_write(hook: LossRecorderHook, work_dir: str) -> None:
     """The checkpoint of iteration ``hook.crash_after`` is cut: half its bytes reach the temporary file,
     then this process gets ``SIGKILL`` (earlier checkpoints are written normally)."""
     from segformers.engine import checkpoint as ckpt
@@ -78,7 +86,7 @@ def _kill_in_next_checkpoint_write(hook: LossRecorderHook) -> None:
         fd, _ = tempfile.mkstemp(prefix=f".{osp.basename(str(filepath))}.", suffix=".tmp",
                                  dir=osp.dirname(str(filepath)))  # as atomic_write names it
         os.write(fd, obj[: len(obj) // 2])
-        os.kill(os.getpid(), signal.SIGKILL)
+        _kill_self(work_dir)
 
     ckpt.AtomicLocalBackend.put = put
 
