@@ -3,8 +3,8 @@
 The registries of :mod:`segformers.registry` call :func:`type_mismatch` before building a component:
 every argument whose constructor parameter has a type hint is compared with it, so that
 ``num_queries="30"`` fails with the component, the key, the expected type and the value instead of a
-torch-internal error deep inside ``nn.Embedding`` (a ``ValueError`` the component itself raises about
-the same arguments is kept: it says more). Understood: ``int`` / ``float`` / ``str`` / ``bool``
+torch-internal error deep inside ``nn.Embedding`` (where the component checks its arguments itself and
+raises a ``ValueError``, that error is kept: it says more). Understood: ``int`` / ``float`` / ``str`` / ``bool``
 and the builtin containers, ``Optional`` / ``Union``, ``Literal``, ``list[X]`` / ``tuple[X, ...]`` /
 ``tuple[X, Y]`` / ``Sequence[X]`` (a list or a tuple either way, as configs write them) and
 ``dict[K, V]`` / ``Mapping[K, V]``. Any other class (``nn.Module``, ``Tensor``, ``Path``, ...) is not
@@ -51,7 +51,8 @@ def parameter_hints(target: Any) -> dict[str, tuple[Any, Any]]:
             except Exception:
                 continue
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {n: (hints[n], p.default) for n, p in params.items() if n in hints and p.kind in kinds}
+    return {n: (hints[n], p.default) for n, p in params.items()
+            if n in hints and p.kind in kinds and not isinstance(hints[n], str)}  # a quoted name left unresolved
 
 
 def matches(value: Any, hint: Any) -> bool:
