@@ -37,9 +37,11 @@ def _check_integer(results: dict, key: str, ndim: int, hw: Any, step: str) -> np
     if value.ndim != ndim or not (np.issubdtype(value.dtype, np.integer) or value.dtype == np.bool_ and ndim == 3):
         kind = "an integer [H, W]" if ndim == 2 else "a bool [N, H, W]"
         raise ValueError(f"{step}: results['{key}'] must be {kind} array, got {value.dtype} of shape {value.shape}")
-    if hw is not None and tuple(value.shape[-2:]) != hw:
+    # evaluation pipelines resize only the image: targets stay at the original size (``ori_shape``)
+    sizes = {hw, tuple(results.get("ori_shape") or ())}
+    if hw is not None and tuple(value.shape[-2:]) not in sizes:
         raise ValueError(f"{step}: results['{key}'] is {value.shape[-2]}x{value.shape[-1]} but results['img'] is "
-                         f"{hw[0]}x{hw[1]}; targets must have their image's height and width")
+                         f"{hw[0]}x{hw[1]}; targets must have their image's height and width (or ori_shape's)")
     return value
 
 
