@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Optional, Union
 
 import pytest
@@ -16,7 +17,7 @@ from segformers.type_check import matches, parameter_hints
 if TYPE_CHECKING:
     from segformers.structures import Targets  # unresolvable at run time: that hint is skipped
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs/quickstart/mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"
 
 

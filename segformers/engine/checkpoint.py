@@ -148,7 +148,7 @@ def _fsync_replace(tmp: str, dest: str) -> None:
 
 
 # ``atomic_write``'s temporary names: "." + the final name + "." + mkstemp's 8 random characters + ".tmp"
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def atomic_write(data: Union[bytes, str], path: str) -> None:
