@@ -1,7 +1,10 @@
 """Evaluate a checkpoint with mmengine's Runner (the config's test_dataloader and test_evaluator).
 
-Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v ...]
-       [--launcher {none,pytorch,slurm}] [--tta]
+Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--allow-partial-checkpoint]
+       [--cfg-options k=v ...] [--launcher {none,pytorch,slurm}] [--tta]
+
+A checkpoint that does not fit the config's model (missing, unexpected or shape-mismatched keys) is
+refused with the keys listed, unless ``--allow-partial-checkpoint`` (docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from mmengine.config import Config, DictAction
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segformers.apis.runner import apply_common_flags, build_runner, setup_distributed  # noqa: E402
+from segformers.engine.checkpoint_fit import add_checkpoint_fit_hook  # noqa: E402
 
 TTA_DATASETS = "configs/_base_/datasets/{ade20k,ade20k_640,cityscapes_semantic,coco_stuff10k,mapillary_semantic}.py"
 
@@ -34,6 +38,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("config")
     p.add_argument("checkpoint")
     p.add_argument("--work-dir")
+    p.add_argument("--allow-partial-checkpoint", action="store_true",
+                   help="evaluate a checkpoint that does not fit the model: its weights that fit are loaded, the "
+                        "others keep their random initialisation (by default refused, listing the keys)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction)
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
     p.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
@@ -41,9 +48,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     cfg = Config.fromfile(args.config)
     apply_common_flags(cfg, args.config, args.work_dir, args.launcher, args.cfg_options)
+    if "://" not in args.checkpoint and not Path(args.checkpoint).is_file():
+        p.error(f"checkpoint {args.checkpoint} does not exist")
     cfg.load_from = args.checkpoint
     if args.tta:
         use_tta(cfg)
+    add_checkpoint_fit_hook(cfg, args.allow_partial_checkpoint)
     setup_distributed(cfg)
     return build_runner(cfg, loader="test_dataloader").test()
 

@@ -16,17 +16,17 @@ ImageLike = Union[str, Path, np.ndarray, "PIL.Image.Image"]  # noqa: F821
 
 
 def _as_rgb_array(image: ImageLike) -> tuple[np.ndarray, Optional[str]]:
-    """``[H, W, 3]`` uint8 RGB and the file path (if any)."""
-    if isinstance(image, (str, Path)):
-        from PIL import Image
+    """``[H, W, 3]`` uint8 RGB and the file path (if any). Files and PIL images are read as the datasets
+    read them (``segformers.data.transforms.loading.read_image``: strict decoding, EXIF orientation)."""
+    from ..data.transforms.loading import pil_to_rgb_array, read_image
 
+    if isinstance(image, (str, Path)):
         path = str(image)
         if not Path(path).is_file():
             raise FileNotFoundError(f"inference: image file {path} does not exist.")
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB")), path
+        return read_image(path), path
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image
-        return np.asarray(image.convert("RGB")), None
+        return pil_to_rgb_array(image), None
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)

@@ -49,9 +49,19 @@ def forward_logits(
     ``pixel_mask [B, H, W]`` is accepted for API compatibility; like the official code (and HF), the
     model does not use it: padded pixels are seen as zeros. Returns ``class_queries_logits [B,Q,K+1]``,
     ``masks_queries_logits [B,Q,H/4,W/4]`` and ``auxiliary_logits`` (one dict per earlier layer).
+    NaN or infinite ``pixel_values`` raise ``ValueError`` (they would make every logit NaN), and so do
+    non-finite logits from finite inputs (weights holding NaN / inf, or an overflow in low precision).
     """
     if pixel_values.ndim != 4 or pixel_values.shape[1] != 3:
         raise ValueError(f"pixel_values must be [B, 3, H, W], got shape {tuple(pixel_values.shape)}.")
+    finite = torch.isfinite(pixel_values).flatten(1).all(1)
+    if not bool(finite.all()):
+        bad = pixel_values[~finite]
+        raise ValueError(
+            f"pixel_values hold {int(torch.isnan(bad).sum())} NaN and {int(torch.isinf(bad).sum())} infinite values "
+            f"(images {torch.nonzero(~finite).flatten().tolist()} of the batch); check the image decoding and the "
+            "normalization (a std of 0?) before the model."
+        )
     if pixel_mask is not None and tuple(pixel_mask.shape) != (pixel_values.shape[0], *pixel_values.shape[2:]):
         raise ValueError(
             f"pixel_mask must be [B, H, W] = {(pixel_values.shape[0], *pixel_values.shape[2:])}, "
@@ -59,4 +69,10 @@ def forward_logits(
         )
     param = next(model.parameters())
     out = model.extract(pixel_values.to(device=param.device, dtype=param.dtype))
+    for name, logits in (("class", out.class_logits[-1]), ("mask", out.mask_logits[-1])):
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(
+                f"the model gave non-finite {name} logits for finite pixel_values: check its weights for NaN / inf "
+                f"(e.g. torch.isfinite over model.state_dict()) or run it in float32 (it runs in {param.dtype})."
+            )
     return SegmentationOutput.from_decoder_output(out)
