@@ -30,7 +30,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 import torch
@@ -246,20 +246,53 @@ def load_state_dict_file(path: PathLike) -> dict[str, Tensor]:
     return read_checkpoint(path)[0]
 
 
+@dataclass
+class StateDictFit:
+    """How a checkpoint's state dict fits a model's: keys the checkpoint lacks, keys the model lacks, and
+    keys of both with different shapes (``"name: checkpoint (a, b) vs model (c, d)"``)."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def report(self, limit: int = 20) -> str:
+        """One line per kind of problem, each listing up to ``limit`` keys."""
+        lines = []
+        for what, keys in (("missing from the checkpoint", self.missing),
+                           ("unexpected (not in the model)", self.unexpected),
+                           ("shape mismatches", self.mismatched)):
+            if keys:
+                more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
+                lines.append(f"  {what} ({len(keys)}): {', '.join(keys[:limit])}{more}")
+        return "\n".join(lines)
+
+
+def state_dict_fit(model_state: Mapping[str, Any], checkpoint_state: Mapping[str, Any]) -> StateDictFit:
+    """Compare a checkpoint's state dict (``module.`` prefixes already removed) with the model's."""
+    fit = StateDictFit()
+    for key, value in checkpoint_state.items():
+        if key not in model_state:
+            fit.unexpected.append(key)
+            continue
+        have, want = tuple(getattr(value, "shape", ())), tuple(model_state[key].shape)
+        if have != want:
+            fit.mismatched.append(f"{key}: checkpoint {have} vs model {want}")
+    fit.missing = [key for key in model_state if key not in checkpoint_state]
+    return fit
+
+
 def load_weights(model: torch.nn.Module, state: dict[str, Tensor], strict: bool = True) -> None:
     """``load_state_dict`` that names missing, unexpected and shape-mismatched keys."""
-    own = model.state_dict()
-    mismatched = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-        for k, v in state.items() if k in own and own[k].shape != v.shape
-    ]
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if mismatched or (strict and (missing or unexpected)):
+    fit = state_dict_fit(model.state_dict(), state)
+    if fit.mismatched or (strict and (fit.missing or fit.unexpected)):
         raise RuntimeError(
             "Checkpoint does not fit the model.\n"
-            f"  missing keys ({len(missing)}): {missing}\n"
-            f"  unexpected keys ({len(unexpected)}): {unexpected}\n"
-            f"  shape mismatches ({len(mismatched)}): {mismatched}"
+            f"  missing keys ({len(fit.missing)}): {fit.missing}\n"
+            f"  unexpected keys ({len(fit.unexpected)}): {fit.unexpected}\n"
+            f"  shape mismatches ({len(fit.mismatched)}): {fit.mismatched}"
         )
     model.load_state_dict(state, strict=strict)

@@ -2,8 +2,8 @@
 
 Layers, top to bottom (DESIGN.md, docs/architecture.md "Layers"): ``hf`` (the Hugging Face surface) ->
 ``apis`` -> ``engine``, ``checkpoint``, ``processing``, ``testing`` -> ``data``, ``evaluation``, ``models`` ->
-``registry``, ``structures``, ``weights_io``, ``visualization``. A module may import its own top-level package and
-anything in a lower layer; nothing sideways (another package of its own layer) or up. On top of the
+``registry``, ``structures``, ``weights_io``, ``visualization`` -> ``type_check``. A module may import its own
+top-level package and anything in a lower layer; nothing sideways (another package of its own layer) or up. On top of the
 layers: ``engine`` imports no model implementation (``segformers.models``: only registries and
 contracts), and no module of the package imports ``tools``, ``tests`` or ``projects``.
 Every import counts: absolute and relative, at module level or inside functions and ``if`` blocks, and
@@ -26,6 +26,7 @@ LAYERS: dict[int, set[str]] = {  # 1 = the ground floor
     3: {"engine", "checkpoint", "processing", "testing"},
     2: {"data", "evaluation", "models"},
     1: {"registry", "structures", "weights_io", "visualization"},
+    0: {"type_check"},  # below the registry, which checks every config value with it
 }
 LAYER_OF = {name: i for i, names in LAYERS.items() for name in names}
 NOT_IMPORTED = {"tools", "tests", "projects"}  # the package never imports these

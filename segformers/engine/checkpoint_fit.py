@@ -12,59 +12,20 @@ from __future__ import annotations
 import logging
 import os.path as osp
 import re
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from ..registry import HOOKS
+from ..weights_io import StateDictFit, state_dict_fit  # noqa: F401  (re-exported)
 
 PARTIAL_FLAG = "--allow-partial-checkpoint"
 
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint's state dict does not fit the model built from the config."""
-
-
-@dataclass
-class StateDictFit:
-    """How a checkpoint's state dict fits a model's: keys the checkpoint lacks, keys the model lacks, and
-    keys of both with different shapes (``"name: checkpoint (a, b) vs model (c, d)"``)."""
-
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    mismatched: list[str] = field(default_factory=list)
-
-    @property
-    def fits(self) -> bool:
-        return not (self.missing or self.unexpected or self.mismatched)
-
-    def report(self, limit: int = 20) -> str:
-        """One line per kind of problem, each listing up to ``limit`` keys."""
-        lines = []
-        for what, keys in (("missing from the checkpoint", self.missing),
-                           ("unexpected (not in the model)", self.unexpected),
-                           ("shape mismatches", self.mismatched)):
-            if keys:
-                more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
-                lines.append(f"  {what} ({len(keys)}): {', '.join(keys[:limit])}{more}")
-        return "\n".join(lines)
-
-
-def state_dict_fit(model_state: Mapping[str, Any], checkpoint_state: Mapping[str, Any]) -> StateDictFit:
-    """Compare a checkpoint's state dict (``module.`` prefixes already removed) with the model's."""
-    fit = StateDictFit()
-    for key, value in checkpoint_state.items():
-        if key not in model_state:
-            fit.unexpected.append(key)
-            continue
-        have, want = tuple(getattr(value, "shape", ())), tuple(model_state[key].shape)
-        if have != want:
-            fit.mismatched.append(f"{key}: checkpoint {have} vs model {want}")
-    fit.missing = [key for key in model_state if key not in checkpoint_state]
-    return fit
 
 
 def checkpoint_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,7 +51,9 @@ class CheckpointFitHook(Hook):
         self.allow_partial = bool(allow_partial)
 
     def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = runner.model
+        if is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # as mmengine unwraps to load
+            model = model.module
         fit = state_dict_fit(model.state_dict(), checkpoint_state_dict(checkpoint))
         if fit.fits:
             return
