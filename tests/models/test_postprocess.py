@@ -178,3 +178,10 @@ def test_instance_matrix_nms_option():
     assert torch.isclose(nms["scores"].max(), plain["scores"].max())  # the top instance is never decayed
     with pytest.raises(ValueError, match="instance_matrix_nms_sigma"):
         MaskFormerInference(instance_on=True, instance_matrix_nms_sigma=0.0)
+
+
+def test_instance_matrix_nms_with_no_thing_candidate():
+    """Every top-k pair of a stuff class: no instance is left, and matrix NMS has nothing to decay."""
+    cls, masks = _inputs(3)
+    out = instance_inference(cls, masks, topk=5, thing_ids=[], matrix_nms_sigma=2.0)
+    assert out["scores"].shape == (0,) and out["masks"].shape[0] == 0 and out["labels"].shape == (0,)

@@ -118,6 +118,8 @@ def matrix_nms_decay(masks: Tensor, labels: Tensor, scores: Tensor, sigma: float
     ``comp_i`` is ``i``'s own largest IoU with an instance scored above it (a mask that is itself a
     duplicate suppresses less). The top instance of each class keeps factor 1.
     """
+    if scores.numel() == 0:  # no candidate of a thing class
+        return scores.new_ones(0)
     order = scores.argsort(descending=True)
     flat = masks[order].flatten(1).float()
     inter = flat @ flat.T
