@@ -12,12 +12,14 @@ Two kinds of registries live here:
 ``python -m segformers.registry`` prints every registry with its entries.
 
 An unknown name fails with the registry's name, what it holds, the closest names and a reminder of
-``custom_imports`` for plugins (see :func:`build_with_hint`).
+``custom_imports`` for plugins (see :func:`build_with_hint`); a config value that does not fit the type
+hint of its constructor parameter fails naming the component, the key, the type and the value
+(:mod:`segformers.type_check`).
 """
 from __future__ import annotations
 
 import difflib
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -36,6 +38,8 @@ from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry, build_from_cfg, build_model_from_cfg
+
+from .type_check import type_mismatch
 
 SCOPE = "segformers"
 
@@ -73,18 +77,45 @@ def check_registered(registry: Registry, name: str) -> None:
         raise KeyError(unknown_name_message(registry, name))
 
 
+def _type_problem(cfg: Any, registry: Registry, default_args: Optional[dict]) -> Optional[str]:
+    """Check the type name of ``cfg`` (``KeyError`` if unknown); a message if a value does not fit the
+    component's type hints (:func:`segformers.type_check.type_mismatch`)."""
+    if not isinstance(cfg, dict):
+        return None
+    target = cfg.get("type")
+    if isinstance(target, str):
+        check_registered(registry, target)
+        target = registry.get(target)
+    if target is None:
+        return None
+    args = {k: v for k, v in cfg.items() if k not in ("type", "_scope_")}
+    for key, value in (default_args or {}).items():
+        args.setdefault(key, value)
+    return type_mismatch(target, args, f"{getattr(target, '__name__', target)} ({registry.name} registry)")
+
+
+def _checked_build(build: Callable, cfg: Any, registry: Registry, default_args: Optional[dict]) -> Any:
+    problem = _type_problem(cfg, registry, default_args)
+    if problem is None:
+        return build(cfg, registry, default_args)
+    try:
+        build(cfg, registry, default_args)
+    except ValueError:
+        raise  # the component's own check of its arguments names them best
+    except Exception as err:  # e.g. a torch-internal TypeError that names no key
+        raise TypeError(problem) from err
+    raise TypeError(problem)
+
+
 def build_with_hint(cfg: Any, registry: Registry, default_args: Optional[dict] = None) -> Any:
-    """``build_from_cfg`` that first checks the type name and explains an unknown one."""
-    if isinstance(cfg, dict) and isinstance(cfg.get("type"), str):
-        check_registered(registry, cfg["type"])
-    return build_from_cfg(cfg, registry, default_args)
+    """``build_from_cfg`` that first checks the type name (explaining an unknown one) and that the values
+    fit the component's type hints (``TypeError`` naming component, key, type and value)."""
+    return _checked_build(build_from_cfg, cfg, registry, default_args)
 
 
 def build_model_with_hint(cfg: Any, registry: Registry, default_args: Optional[dict] = None) -> Any:
-    """``build_model_from_cfg`` (lists become ``nn.Sequential``) with the unknown-name check."""
-    if isinstance(cfg, dict) and isinstance(cfg.get("type"), str):
-        check_registered(registry, cfg["type"])
-    return build_model_from_cfg(cfg, registry, default_args)
+    """``build_model_from_cfg`` (lists become ``nn.Sequential``) with the checks of :func:`build_with_hint`."""
+    return _checked_build(build_model_from_cfg, cfg, registry, default_args)
 
 
 def _child(parent: Registry, name: str, locations: list[str], model: bool = False) -> Registry:

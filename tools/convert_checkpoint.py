@@ -25,12 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from segformers.apis.model import load_config  # noqa: E402
-from segformers.checkpoint.backbones import infer_backbone_cfg, read_backbone_weights  # noqa: E402
+from segformers.apis import load_config  # noqa: E402
+from segformers.checkpoint.backbones import infer_backbone_cfg  # noqa: E402
 from segformers.checkpoint.hf import convert_hf_folder  # noqa: E402
 from segformers.checkpoint.official import convert_official_checkpoint  # noqa: E402
 from segformers.models.backbones.pretrained import load_backbone_weights, split_init_cfg  # noqa: E402
 from segformers.registry import BACKBONES  # noqa: E402
+from segformers.weights_io import read_backbone_weights  # noqa: E402
 
 
 def convert_backbone(src: str, out: str, config: Optional[str] = None, prefix: Optional[str] = None,

@@ -1,16 +1,24 @@
 """Run a model on images and write overlays (palette colours, legend) and the raw results.
 
-Usage: python tools/infer.py CONFIG CHECKPOINT IMAGE [IMAGE ...] --out DIR [--score-thr 0.5]
+Usage: python tools/infer.py CONFIG CHECKPOINT IMAGE_OR_DIR [...] --out DIR [--score-thr 0.5] [--skip-bad-images]
 
-Per image ``<stem>``: ``<stem>_semantic.png`` / ``<stem>_panoptic.png`` / ``<stem>_instances.png``
-(overlays, for the results the config asks for), ``<stem>_sem_seg.png`` (uint16 class ids),
-``<stem>_pan_seg.png`` (uint16 segment ids, 0 = void) and ``<stem>.json`` (segments_info, and the
-instances with score, label, class name and a COCO RLE mask).
+Inputs: image files, folders (every image file below them: .jpg .jpeg .png .bmp .tif .tiff .webp) and
+glob patterns (``'photos/*.jpg'``, expanded here when the shell did not). Outputs keep each image's path
+relative to the deepest folder common to all inputs, without the extension, so that ``a/img.jpg`` and
+``b/img.jpg`` give ``out/a/img_*`` and ``out/b/img_*``; two inputs that would still share a name (``img.jpg``
+and ``img.png`` in one folder) get their extension appended (``img_png_*``). Per image ``<name>``:
+``<name>_semantic.png`` / ``<name>_panoptic.png`` / ``<name>_instances.png`` (overlays, for the results the
+config asks for), ``<name>_sem_seg.png`` (uint16 class ids), ``<name>_pan_seg.png`` (uint16 segment ids,
+0 = void) and ``<name>.json`` (segments_info, and the instances with score, label, class name and a COCO
+RLE mask). An image that cannot be decoded stops the run naming the file, unless ``--skip-bad-images``
+(then it is reported, counted, and the exit status is 1).
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,8 +27,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segformers.apis import init_model, inference  # noqa: E402
-from segformers.apis.inference import _as_rgb_array, dataset_meta  # noqa: E402
+from segformers.apis import init_model, inference, predictor_of  # noqa: E402
+from segformers.apis.inference import _as_rgb_array  # noqa: E402
 from segformers.visualization import (  # noqa: E402
     instance_overlay, palette_for, panoptic_overlay, semantic_overlay,
 )
@@ -60,27 +68,79 @@ def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes:
     return written + [out / f"{stem}.json"]
 
 
-def main(argv: list[str] | None = None) -> None:
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def expand_inputs(args: list[str]) -> list[Path]:
+    """Files, folders (their image files, recursively, sorted) and glob patterns -> image paths, each once."""
+    paths: list[Path] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise FileNotFoundError(f"folder {arg} holds no image files ({' '.join(IMAGE_SUFFIXES)}).")
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        elif glob.has_magic(arg):
+            found = sorted(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+            if not found:
+                raise FileNotFoundError(f"pattern {arg} matches no file.")
+            paths += found
+        else:
+            raise FileNotFoundError(
+                f"{arg} does not exist; pass image files, folders of images or a glob pattern ('photos/*.jpg')."
+            )
+    return list(dict.fromkeys(p.resolve() for p in paths))
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """A distinct output name per image: its path relative to the inputs' common folder, without the
+    extension (with it, ``img_png``, where two inputs would collide)."""
+    root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path()
+    names = [str(p.relative_to(root).with_suffix("")) for p in paths]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return [f"{n}_{p.suffix.lstrip('.').lower()}" if counts[n] > 1 else n for n, p in zip(names, paths)]
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Inference on images with overlays and raw results.")
     p.add_argument("config")
     p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+")
+    p.add_argument("images", nargs="+", help="image files, folders of images or glob patterns")
     p.add_argument("--out", required=True)
     p.add_argument("--score-thr", type=float, default=0.5, help="instances drawn above this score")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="report and skip images that cannot be decoded (exit status 1) instead of stopping")
     args = p.parse_args(argv)
+    paths = expand_inputs(args.images)
     model = init_model(args.config, args.checkpoint, device=args.device)
-    meta = dataset_meta(model.cfg)
+    meta = predictor_of(model).meta  # the dataset metadata init_model applied
     classes = list(meta.get("classes") or [f"class_{i}" for i in range(model.num_classes)])
     palette = palette_for(len(classes), meta.get("palette"))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for path in args.images:
-        image, _ = _as_rgb_array(path)
-        result = inference(model, path)
-        for f in write_result(out, Path(path).stem, image, result, classes, palette, args.score_thr):
+    skipped = []
+    for path, name in zip(paths, output_names(paths)):
+        try:
+            image, _ = _as_rgb_array(path)
+        except ValueError as err:
+            if not args.skip_bad_images:
+                raise
+            skipped.append(path)
+            print(f"skipped {path}: {err}", file=sys.stderr)
+            continue
+        result = inference(model, image)
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        for f in write_result(out, name, image, result, classes, palette, args.score_thr):
             print(f"wrote {f}")
+    if skipped:
+        print(f"skipped {len(skipped)} of {len(paths)} images that could not be decoded", file=sys.stderr)
+    return 1 if skipped else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from segformers.data.toy_layouts import LAYOUTS, write_toy_dataset  # noqa: E402
+from segformers.data.toy import LAYOUTS, write_toy_dataset  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,6 +8,10 @@ default_hooks = dict(
     # plain, atomically written checkpoints loadable with torch.load(weights_only=True), with RNG states
     checkpoint=dict(type="SafeCheckpointHook", by_epoch=False, interval=5000, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type="DistSamplerSeedHook"),
+    # the one route of the dataset's metadata to the model: before each loop, model.set_dataset_meta(
+    # dataset.metainfo) checks num_classes against the classes and takes the thing classes from is_thing
+    # (a default hook, so that a config's own custom_hooks keep it)
+    dataset_meta=dict(type="DatasetMetaHook"),
 )
 
 # nccl for GPU runs; tools/train.py calls segformers.engine.select_dist_backend(cfg), which switches to

@@ -1,5 +1,7 @@
 # Official config: configs/ade20k/semantic-segmentation/swin/maskformer2_swin_base_IN21k_384_bs16_160k_res640.yaml
 # Official weights: model_final_7e47bf.pkl (model 48333157_5)
 _base_ = ["./_base_/ade20k-640x640.py", "../_base_/backbones/swin.py"]
-backbone_checkpoint = "swin_base_patch4_window12_384_22k.pkl"
-model = dict(backbone=dict(_delete_=True, **_base_.swin_b))
+model = dict(
+    backbone=dict(_delete_=True, **_base_.swin_b,
+                  init_cfg=dict(type="Pretrained", checkpoint="pretrained/swin_base_patch4_window12_384_22k.pth")),
+)

@@ -1,5 +1,7 @@
 # Official config: configs/cityscapes/instance-segmentation/swin/maskformer2_swin_base_IN21k_384_bs16_90k.yaml
 # Official weights: model_final_7a3b6d.pkl (model 48333157_4)
 _base_ = ["./_base_/cityscapes-instance.py", "../_base_/backbones/swin.py"]
-backbone_checkpoint = "swin_base_patch4_window12_384_22k.pkl"
-model = dict(backbone=dict(_delete_=True, **_base_.swin_b))
+model = dict(
+    backbone=dict(_delete_=True, **_base_.swin_b,
+                  init_cfg=dict(type="Pretrained", checkpoint="pretrained/swin_base_patch4_window12_384_22k.pth")),
+)

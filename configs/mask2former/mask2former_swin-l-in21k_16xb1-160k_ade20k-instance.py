@@ -1,6 +1,9 @@
 # Official config: configs/ade20k/instance-segmentation/swin/maskformer2_swin_large_IN21k_384_bs16_160k.yaml
 # Official weights: model_final_92dae9.pkl (model 49040271_0)
 _base_ = ["./_base_/ade20k-instance.py", "../_base_/backbones/swin.py"]
-backbone_checkpoint = "swin_large_patch4_window12_384_22k.pkl"
-model = dict(backbone=dict(_delete_=True, **_base_.swin_l), transformer_decoder=dict(num_queries=200))
+model = dict(
+    backbone=dict(_delete_=True, **_base_.swin_l,
+                  init_cfg=dict(type="Pretrained", checkpoint="pretrained/swin_large_patch4_window12_384_22k.pth")),
+    transformer_decoder=dict(num_queries=200),
+)
 train_dataloader = dict(batch_size=1)  # 16 GPUs x 1 image

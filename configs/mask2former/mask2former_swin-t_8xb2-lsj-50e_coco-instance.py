@@ -1,5 +1,7 @@
 # Official config: configs/coco/instance-segmentation/swin/maskformer2_swin_tiny_bs16_50ep.yaml
 # Official weights: model_final_86143f.pkl (model 48558700_0)
 _base_ = ["./_base_/coco-instance.py", "../_base_/backbones/swin.py"]
-backbone_checkpoint = "swin_tiny_patch4_window7_224.pkl"
-model = dict(backbone=dict(_delete_=True, **_base_.swin_t))
+model = dict(
+    backbone=dict(_delete_=True, **_base_.swin_t,
+                  init_cfg=dict(type="Pretrained", checkpoint="pretrained/swin_tiny_patch4_window7_224.pth")),
+)

@@ -1,8 +1,10 @@
 # Official config: configs/coco-panoptic/swin/maskformer_panoptic_swin_large_IN21k_384_bs64_554k.yaml
 # Official weights: model_final_7505c4.pkl (model 43219274)
 _base_ = ["./_base_/coco-panoptic-swin.py", "../_base_/backbones/swin.py"]
-backbone_checkpoint = "swin_large_patch4_window12_384_22k.pkl"
-model = dict(backbone=dict(_delete_=True, **_base_.swin_l))
+model = dict(
+    backbone=dict(_delete_=True, **_base_.swin_l,
+                  init_cfg=dict(type="Pretrained", checkpoint="pretrained/swin_large_patch4_window12_384_22k.pth")),
+)
 # Swin-L: MAX_SIZE_TRAIN 1000 (the final resize of both `detr_panoptic` branches)
 detr_max_size = 1000
 train_pipeline = [

@@ -1,5 +1,7 @@
 # Official config: configs/ade20k-150/swin/maskformer_swin_large_IN21k_384_bs16_160k_res640.yaml
 # Official weights: model_final_aefa3b.pkl (model 40846700_0)
 _base_ = ["./_base_/ade20k-640x640-swin.py", "../_base_/backbones/swin.py"]
-backbone_checkpoint = "swin_large_patch4_window12_384_22k.pkl"
-model = dict(backbone=dict(_delete_=True, **_base_.swin_l))
+model = dict(
+    backbone=dict(_delete_=True, **_base_.swin_l,
+                  init_cfg=dict(type="Pretrained", checkpoint="pretrained/swin_large_patch4_window12_384_22k.pth")),
+)

@@ -4,6 +4,11 @@
 # `CONFIG=<this file> bash tools/quickstart.sh work_dirs/quickstart_maskformer`.
 _base_ = ["./mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"]
 max_iters = 1000
+# MaskFormer's matching and mask losses (configs/_base_/models/maskformer_r50.py): whole masks, focal + dice
+num_points = None
+class_weight = 1.0
+mask_weight = 20.0
+dice_weight = 1.0
 model = dict(
     backbone=dict(out_features=["res2", "res3", "res4", "res5"]),  # its DETR decoder reads res5
     auxiliary_head=None,  # not in the numbers documented for the twin
@@ -14,13 +19,14 @@ model = dict(
     criterion=dict(
         _delete_=True,
         type="SetCriterion",
-        matcher=dict(type="HungarianMatcher", num_points=None, costs=[
-            dict(type="ClassCost", weight=1.0), dict(type="MaskFocalCost", weight=20.0),
-            dict(type="DiceCost", weight=1.0)]),
+        matcher=dict(type="HungarianMatcher", num_points=num_points, costs=[
+            dict(type="ClassCost", weight=class_weight), dict(type="MaskFocalCost", weight=mask_weight),
+            dict(type="DiceCost", weight=dice_weight)]),
         # class loss x2.5 of the official weight (the Mask2Former quick start's first setting)
         class_loss=dict(type="CrossEntropyLoss", loss_weight=2.5, no_object_weight=0.1),
-        mask_losses=[dict(type="MaskFocalLoss", loss_weight=20.0), dict(type="DiceLoss", loss_weight=1.0)],
-        num_points=None,
+        mask_losses=[dict(type="MaskFocalLoss", loss_weight=mask_weight),
+                     dict(type="DiceLoss", loss_weight=dice_weight)],
+        num_points=num_points,
     ),
     # the test settings its numbers in docs/quickstart.md were measured with (not re-tuned for MaskFormer)
     postprocessor=dict(panoptic_intersect_mask=False, overlap_threshold=0.8),

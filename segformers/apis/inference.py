@@ -1,8 +1,9 @@
-"""Inference on images: the config's test pipeline, the model, results at the original size."""
+"""Inference on images: a :class:`Predictor` (model, test pipeline, dataset metadata), results at the original size."""
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -15,17 +16,17 @@ ImageLike = Union[str, Path, np.ndarray, "PIL.Image.Image"]  # noqa: F821
 
 
 def _as_rgb_array(image: ImageLike) -> tuple[np.ndarray, Optional[str]]:
-    """``[H, W, 3]`` uint8 RGB and the file path (if any)."""
-    if isinstance(image, (str, Path)):
-        from PIL import Image
+    """``[H, W, 3]`` uint8 RGB and the file path (if any). Files and PIL images are read as the datasets
+    read them (``segformers.data.transforms.loading.read_image``: strict decoding, EXIF orientation)."""
+    from ..data.transforms.loading import pil_to_rgb_array, read_image
 
+    if isinstance(image, (str, Path)):
         path = str(image)
         if not Path(path).is_file():
             raise FileNotFoundError(f"inference: image file {path} does not exist.")
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB")), path
+        return read_image(path), path
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image
-        return np.asarray(image.convert("RGB")), None
+        return pil_to_rgb_array(image), None
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
@@ -52,7 +53,12 @@ def test_pipeline(cfg: Any) -> Compose:
 
 
 def dataset_meta(cfg: Any) -> dict:
-    """Class names, thing flags and palette from the config (``metainfo``, else the test dataset's class)."""
+    """Class names, thing flags and palette as the config states them: the test (or val) dataset's class
+    ``METAINFO``, its ``metainfo`` overrides, then the config's top-level ``metainfo``.
+
+    COCO-style datasets read their classes from the annotation file when built; their class ``METAINFO``
+    (the COCO classes) is taken only when it has ``model.num_classes`` classes (a toy COCO-layout dataset
+    states its own classes in ``metainfo``)."""
     meta: dict = {}
     for key in ("test_dataloader", "val_dataloader"):
         ds = (cfg.get(key) or {}).get("dataset") or {}
@@ -60,7 +66,11 @@ def dataset_meta(cfg: Any) -> dict:
             import segformers.data  # noqa: F401
 
             cls = DATASETS.get(ds["type"])
-            meta.update(getattr(cls, "METAINFO", {}) or {})
+            default = dict(getattr(cls, "METAINFO", {}) or {})
+            num_classes = (cfg.get("model") or {}).get("num_classes")
+            if getattr(cls, "CLASSES_FROM_ANN_FILE", False) and len(default.get("classes", ())) != num_classes:
+                default = {}
+            meta.update(default)
             meta.update(ds.get("metainfo") or {})
             break
     meta.update(cfg.get("metainfo") or {})
@@ -80,35 +90,74 @@ def _result(sample: SegDataSample) -> dict:
     return out
 
 
-def inference(model: torch.nn.Module, images: Union[ImageLike, Sequence[ImageLike]],
+class Predictor:
+    """A model with its test pipeline and dataset metadata: ``Predictor(model, pipeline, meta)(images)``.
+
+    Args:
+        model: a segmentor in eval mode (``test_step`` and ``set_dataset_meta``).
+        pipeline: turns one record (``img [H, W, 3]`` uint8 RGB, ``img_shape``, ``ori_shape``, ...)
+            into the model's input, e.g. :func:`test_pipeline` of a config.
+        meta: the dataset metadata (``classes``, ``is_thing``, ``palette``); given to the model's
+            ``set_dataset_meta`` here (which checks ``num_classes`` and sets the thing classes).
+    """
+
+    def __init__(self, model: torch.nn.Module, pipeline: Callable[[dict], dict], meta: Optional[dict] = None) -> None:
+        self.model, self.pipeline, self.meta = model, pipeline, dict(meta or {})
+        if self.meta and hasattr(model, "set_dataset_meta"):
+            model.set_dataset_meta(self.meta)
+
+    def __call__(self, images: Union[ImageLike, Sequence[ImageLike]], batch_size: int = 1) -> Union[dict, list[dict]]:
+        """Results per image, see :func:`inference`."""
+        single = not isinstance(images, (list, tuple))
+        items = [images] if single else list(images)
+        results: list[dict] = []
+        for start in range(0, len(items), batch_size):
+            data = [self.pipeline(_record(item)) for item in items[start:start + batch_size]]
+            with torch.no_grad():
+                samples = self.model.test_step(pseudo_collate(data))
+            results += [_result(s) for s in samples]
+        return results[0] if single else results
+
+
+def _record(image: ImageLike) -> dict:
+    img, path = _as_rgb_array(image)
+    h, w = img.shape[:2]
+    record = dict(img=img, img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0), flip=False,
+                  flip_direction=None)
+    if path is not None:
+        record["img_path"] = path
+    return record
+
+
+# the pipeline and metadata of every model made by ``init_model`` (weak keys: no model is kept alive)
+_MADE_BY_INIT_MODEL: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = weakref.WeakKeyDictionary()
+
+
+def remember_predictor(model: torch.nn.Module, pipeline: Callable[[dict], dict], meta: dict) -> None:
+    """Let :func:`inference` and :func:`predictor_of` find ``model``'s pipeline and metadata (``init_model``)."""
+    _MADE_BY_INIT_MODEL[model] = (pipeline, dict(meta))
+
+
+def predictor_of(model: torch.nn.Module) -> Predictor:
+    """The :class:`Predictor` of a model made by ``init_model`` (its config's test pipeline and metadata)."""
+    if model not in _MADE_BY_INIT_MODEL:
+        raise ValueError(
+            "inference: this model was not made by segformers.apis.init_model, so its test pipeline is unknown. "
+            "Build it with init_model(config, checkpoint) or pass Predictor(model, test_pipeline(cfg), meta)."
+        )
+    pipeline, meta = _MADE_BY_INIT_MODEL[model]
+    return Predictor(model, pipeline, meta)  # init_model applied the metadata: applying it again changes nothing
+
+
+def inference(model: Union[torch.nn.Module, Predictor], images: Union[ImageLike, Sequence[ImageLike]],
               batch_size: int = 1) -> Union[dict, list[dict]]:
-    """Run ``model`` (from :func:`init_model`) on file paths, PIL images or ``[H, W, 3]`` uint8 arrays.
+    """Run a :class:`Predictor`, or a model from ``init_model``, on file paths, PIL images or
+    ``[H, W, 3]`` uint8 arrays.
 
     Returns per image a dict with, as the config asks: ``sem_seg`` (``[H, W]`` int64 class map),
     ``panoptic_seg`` (``[H, W]`` int32 ids, 0 = void) + ``segments_info``, ``instances`` (``scores``,
     ``labels``, ``masks [N, H, W]`` bool), all at the original image size. A single image in, a
     single dict out.
     """
-    single = not isinstance(images, (list, tuple))
-    items = [images] if single else list(images)
-    cfg = getattr(model, "cfg", None)
-    if cfg is None:
-        raise ValueError("inference: the model has no .cfg; build it with segformers.apis.init_model(config, ...).")
-    pipeline = test_pipeline(cfg)
-    if hasattr(model, "set_dataset_meta"):
-        model.set_dataset_meta(dataset_meta(cfg))
-    results: list[dict] = []
-    for start in range(0, len(items), batch_size):
-        data = []
-        for item in items[start:start + batch_size]:
-            img, path = _as_rgb_array(item)
-            h, w = img.shape[:2]
-            record = dict(img=img, img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0),
-                          flip=False, flip_direction=None)
-            if path is not None:
-                record["img_path"] = path
-            data.append(pipeline(record))
-        with torch.no_grad():
-            samples = model.test_step(pseudo_collate(data))
-        results += [_result(s) for s in samples]
-    return results[0] if single else results
+    predictor = model if isinstance(model, Predictor) else predictor_of(model)
+    return predictor(images, batch_size)

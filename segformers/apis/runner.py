@@ -83,7 +83,6 @@ def build_runner(cfg: Config, loader: str = "train_dataloader"):  # noqa: ANN201
     threads of this process (``env_cfg.num_threads``, counting the workers of ``cfg[loader]``)."""
     import segformers.data  # noqa: F401
     import segformers.engine  # noqa: F401  (also makes checkpoint loading weights_only-safe)
-    import segformers.engine.dataset_meta_hook  # noqa: F401
     import segformers.evaluation  # noqa: F401
     import segformers.models  # noqa: F401
     from mmengine.runner import Runner
@@ -92,8 +91,4 @@ def build_runner(cfg: Config, loader: str = "train_dataloader"):  # noqa: ANN201
 
     setup_num_threads(cfg, loader)
     cfg.setdefault("default_scope", "segformers")
-    hooks = list(cfg.get("custom_hooks") or [])
-    if not any(h.get("type") == "DatasetMetaHook" for h in hooks):
-        hooks.append(dict(type="DatasetMetaHook"))
-    cfg.custom_hooks = hooks
     return Runner.from_cfg(cfg)

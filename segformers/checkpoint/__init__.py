@@ -2,10 +2,9 @@
 
 * :mod:`.hf` — Hugging Face ``save_pretrained`` folders of MaskFormer / Mask2Former.
 * :mod:`.official` — official detectron2 ``model_final_*.pkl`` files of MaskFormer / Mask2Former.
-* :mod:`.backbones` — ImageNet backbone weights (torchvision ResNet, detectron2 ``R-*.pkl``, official
-  Swin ``.pth``) and the restricted unpickler used for every ``.pkl``.
+* :mod:`.backbones` — backbone configs inferred from ImageNet backbone weights.
 
-Import the submodule you need; this package imports none of them, so that the model code can use
-:mod:`.backbones` without pulling in the converters.
+Reading weight files (the restricted unpickler, the backbone formats) is :mod:`segformers.weights_io`,
+one floor down, which the model code uses too. Import the submodule you need; this package imports none.
 """
 __all__ = ["backbones", "hf", "official"]

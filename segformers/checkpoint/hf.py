@@ -28,24 +28,53 @@ IGNORED_KEYS = ("criterion.empty_weight",)  # rebuilt from num_classes and no_ob
 
 
 def read_hf_folder(hf_dir: Union[str, Path]) -> tuple[dict, dict[str, Tensor]]:
-    """``(config.json as dict, state dict as in the file)`` of a ``save_pretrained`` folder."""
+    """``(config.json as dict, state dict as in the file)`` of a ``save_pretrained`` folder; a missing,
+    malformed or truncated file, or a config of another model type, raises an error naming the file."""
     hf_dir = Path(hf_dir)
     cfg_file = hf_dir / "config.json"
     if not cfg_file.is_file():
         raise FileNotFoundError(f"{cfg_file} not found: pass the folder written by save_pretrained().")
-    config = json.loads(cfg_file.read_text())
+    config = _read_config(cfg_file)
     shards = sorted(hf_dir.glob("*.safetensors"))
     state: dict[str, Tensor] = {}
     if shards:
-        from safetensors.torch import load_file
-
         for shard in shards:
-            state.update(load_file(str(shard)))
+            state.update(_read_weights(shard))
     elif (hf_dir / "pytorch_model.bin").is_file():
-        state = torch.load(hf_dir / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        state = _read_weights(hf_dir / "pytorch_model.bin")
     else:
         raise FileNotFoundError(f"{hf_dir}: no model.safetensors or pytorch_model.bin next to config.json.")
     return config, state
+
+
+def _read_config(cfg_file: Path) -> dict:
+    try:
+        config = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{cfg_file} is not valid JSON ({err}); write it again with save_pretrained().") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"{cfg_file} holds a JSON {type(config).__name__}, not the object of a model config.")
+    try:
+        hf_family(config)
+    except ValueError as err:
+        raise ValueError(f"{cfg_file}: {err}") from err
+    return config
+
+
+def _read_weights(path: Path) -> dict[str, Tensor]:
+    """One weight file (safetensors, or a torch ``.bin`` read with ``weights_only=True``)."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # safetensors, zip and unpickling errors name no file
+        raise ValueError(f"cannot read the weights {path} ({type(err).__name__}: {err}); the file is truncated or "
+                         "corrupt: download or save it again.") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict.")
+    return state
 
 
 def hf_family(config: dict) -> str:
@@ -104,7 +133,7 @@ def hf_criterion_cfg(config: dict, family: str) -> dict:
 def hf_model_cfg(config: dict) -> dict:
     """A segformers ``model`` config equivalent to the HF model config.
 
-    The postprocessor is :class:`~segformers.models.postprocess_hf.HFImageProcessorInference` (semantic
+    The postprocessor is :class:`~segformers.models.postprocess.hf.HFImageProcessorInference` (semantic
     on; instance on for Mask2Former), so that ``inference()`` on the converted checkpoint gives the same
     maps as the ``transformers`` model followed by ``MaskFormerImageProcessor`` post-processing
     (class and mask scores combined at 1/4 resolution, then resized to the original size). For the
@@ -155,7 +184,13 @@ def class_names(config: dict) -> list[str]:
 def convert_hf_folder(hf_dir: Union[str, Path], out_dir: Union[str, Path]) -> tuple[Path, Path]:
     """Write ``out_dir/config.py`` and ``out_dir/model.pth``; returns both paths."""
     config, hf_state = read_hf_folder(hf_dir)
-    state = convert_hf_state_dict(config, hf_state)
+    try:
+        state = convert_hf_state_dict(config, hf_state)
+    except (KeyError, ValueError) as err:  # a missing key names no file
+        raise ValueError(
+            f"the weights in {hf_dir} do not fit its config.json (a {hf_family(config)}): {err!s}. "
+            "Were both files saved by the same model?"
+        ) from err
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = Config(dict(model=hf_model_cfg(config), metainfo=dict(classes=class_names(config))))

@@ -149,8 +149,9 @@ def convert_hf_transformer_decoder(hf_state: dict[str, Tensor], hf_config: dict,
 def hf_transformer_decoder_cfg(hf_config: dict) -> dict[str, Any]:
     """Our ``TRANSFORMER_DECODERS`` config equivalent to the HF model's decoder.
 
-    ``num_classes`` (``len(id2label)``), ``in_channels`` and ``mask_dim`` (HF ``mask_feature_size``) are
-    injected by the segmentor and therefore not included.
+    ``num_classes`` (``len(id2label)``) and ``input_shape`` (``in_channels``, ``mask_dim`` = HF
+    ``mask_feature_size``) are injected by the segmentor and therefore not included; deep supervision
+    (``use_auxiliary_loss``) is the criterion's (:func:`segformers.checkpoint.hf.hf_criterion_cfg`).
     """
     if _model_type(hf_config) == "mask2former":
         c = {**_M2F_DEFAULTS, **hf_config}
@@ -165,6 +166,5 @@ def hf_transformer_decoder_cfg(hf_config: dict) -> dict[str, Any]:
         type="StandardTransformerDecoder", in_feature="res5", hidden_dim=d["d_model"],
         num_queries=d["num_queries"], nheads=d["decoder_attention_heads"], dropout=d["dropout"],
         dim_feedforward=d["decoder_ffn_dim"], dec_layers=d["decoder_layers"], pre_norm=False,
-        deep_supervision=bool(hf_config.get("use_auxiliary_loss", False)), enforce_input_project=False,
-        mask_embed_layers=3,
+        enforce_input_project=False, mask_embed_layers=3,
     )

@@ -1,7 +1,7 @@
 """Convert official MaskFormer / Mask2Former checkpoints (detectron2 ``model_final_*.pkl``) into segformers.
 
 The files are pickled ``{"model": {name: numpy array}, "__author__": ...}`` (official.md §4.2), read with
-the restricted unpickler of :mod:`segformers.checkpoint.backbones`. Our names are the official ones minus
+the restricted unpickler of :mod:`segformers.weights_io`. Our names are the official ones minus
 ``sem_seg_head.`` (docs/architecture.md), so the conversion is a prefix rename plus the legacy names:
 
 * ``sem_seg_head.predictor.*`` -> ``transformer_decoder.*``, with Mask2Former's old ``static_query`` ->
@@ -12,7 +12,8 @@ the restricted unpickler of :mod:`segformers.checkpoint.backbones`. Our names ar
   feed the inferred config.
 
 Without a config, one is inferred from the weights (family, backbone type and sizes, pixel decoder type,
-classes, queries, layer counts, widths) on top of the matching ``configs/_base_/models`` file. Either way
+classes, queries, layer counts, widths) on top of the matching ``configs/_base_/models`` file, which
+the package ships as ``segformers/base_configs/models`` (package data). Either way
 the weights are checked against the built model and every missing / unexpected / mis-shaped key is named.
 """
 from __future__ import annotations
@@ -25,12 +26,13 @@ import torch
 from mmengine.config import Config
 from torch import Tensor
 
-from segformers.apis.model import build_model, load_weights
-
-from .backbones import count_indices, extract_state_dict, infer_backbone_cfg, read_weights_file
+from ..models.build import build_model
+from ..weights_io import extract_state_dict, load_weights, read_weights_file
+from .backbones import count_indices, infer_backbone_cfg
 
 PathLike = Union[str, Path]
-BASE_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "_base_" / "models"
+# package data (setup.cfg): the repository's configs/_base_ through a link, copied into a built wheel
+BASE_CONFIGS = Path(__file__).resolve().parents[1] / "base_configs" / "models"
 LEGACY_PIXEL_DECODER = re.compile(r"(layer_\d+|adapter_\d+|mask_features|input_proj|transformer)\..+")
 DROPPED_KEYS = ("criterion.empty_weight", "pixel_mean", "pixel_std")
 
@@ -145,13 +147,23 @@ def infer_transformer_decoder_cfg(td: dict[str, Tensor], family: str, pixel_deco
     return cfg
 
 
+def base_model_config(family: str, backbone: str) -> dict:
+    """The ``model`` dict of the package's ``base_configs/models/{family}_{backbone}.py``
+    (``family`` ``"mask2former"`` / ``"maskformer"``, ``backbone`` ``"r50"`` / ``"swin-t"``)."""
+    path = BASE_CONFIGS / f"{family}_{backbone}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the base model config is missing from the installed package "
+                                "(package data of setup.cfg); reinstall segformers.")
+    return Config.fromfile(str(path)).model.to_dict()
+
+
 def infer_model_cfg(state: dict[str, Tensor], dropped: Optional[dict[str, Tensor]] = None) -> dict:
     """A segformers ``model`` config for converted official weights, over the matching base config."""
     family = model_family(state)
     backbone_state = _under(state, "backbone.")
     backbone = infer_backbone_cfg(backbone_state)
     swin = backbone["type"] == "SwinTransformer"
-    base = Config.fromfile(str(BASE_CONFIGS / f"{family}_{'swin-t' if swin else 'r50'}.py")).model.to_dict()
+    base = base_model_config(family, "swin-t" if swin else "r50")
     if not swin:
         has_stats = any(k.endswith("num_batches_tracked") for k in backbone_state)
         backbone = {**base["backbone"], **backbone, "norm": "SyncBN" if has_stats else base["backbone"]["norm"]}

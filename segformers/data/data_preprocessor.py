@@ -50,29 +50,27 @@ class SegDataPreprocessor(BaseDataPreprocessor):
         d = self.size_divisor
         return int(math.ceil(h / d) * d), int(math.ceil(w / d) * d)
 
-    def normalize_and_pad(self, images: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-        """List of ``[3, H_i, W_i]`` -> ``([B, 3, H, W] float, pixel_mask [B, H, W] int64, 1 = valid)``."""
+    def normalize_and_pad(self, images: Sequence[Tensor]) -> Tensor:
+        """List of ``[3, H_i, W_i]`` -> ``[B, 3, H, W]`` float, normalized, zero-padded bottom/right."""
         for img in images:
             if img.ndim != 3 or img.shape[0] != 3:
                 raise ValueError(f"SegDataPreprocessor expects [3, H, W] images, got shape {tuple(img.shape)}.")
         size = self.batch_shape([img.shape[-2:] for img in images])
         batch = images[0].new_full((len(images), 3, *size), self.pad_value, dtype=torch.float32)
-        pixel_mask = torch.zeros((len(images), *size), dtype=torch.int64, device=batch.device)
         for i, img in enumerate(images):
             img = img.float()
             if self.bgr_to_rgb:
                 img = img.flip(0)
             h, w = img.shape[-2:]
             batch[i, :, :h, :w] = (img - self.mean) / self.std
-            pixel_mask[i, :h, :w] = 1
-        return batch, pixel_mask
+        return batch
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = self.cast_data(data)
         images = data["inputs"]
         if isinstance(images, Tensor) and images.ndim == 4:
             images = list(images)
-        batch, _ = self.normalize_and_pad(images)
+        batch = self.normalize_and_pad(images)
         samples: Optional[list[SegDataSample]] = data.get("data_samples")
         if samples is not None:
             size = tuple(batch.shape[-2:])

@@ -5,7 +5,8 @@ Registered names (scope ``segformers``):
 * ``OPTIM_WRAPPER_CONSTRUCTORS``: ``MaskFormerOptimWrapperConstructor``;
 * ``OPTIM_WRAPPERS``: ``MixedPrecisionOptimWrapper`` (fp16 on CUDA, bf16 on CPU);
 * ``PARAM_SCHEDULERS``: ``WarmupPolyLR``, ``WarmupMultiStepLR`` (detectron2's closed forms);
-* ``HOOKS``: ``SafeCheckpointHook``, ``MatchCostScheduleHook``, ``TimeBudgetHook``;
+* ``HOOKS``: ``SafeCheckpointHook``, ``CheckpointFitHook``, ``MatchCostScheduleHook``, ``TimeBudgetHook``,
+  ``DatasetMetaHook``;
   ``LOOPS``: ``ResumableIterBasedTrainLoop``;
 * ``MODEL_WRAPPERS``: ``SharedMemoryDataParallel`` (CPU processes of one machine).
 
@@ -19,6 +20,8 @@ import torch
 from .amp import MixedPrecisionOptimWrapper, enable_amp
 from .checkpoint import (SafeCheckpointHook, capture_rng_state, convert_checkpoint, from_plain,
                          load_local_weights_only, restore_rng_state, to_plain)
+from .dataset_meta_hook import DatasetMetaHook
+from .checkpoint_fit import CheckpointFitHook, CheckpointMismatchError, add_checkpoint_fit_hook, resume_checkpoint
 from .loops import ResumableIterBasedTrainLoop
 from .match_cost_hook import MatchCostScheduleHook
 from .optim_constructor import MaskFormerOptimWrapperConstructor, group_of_each_parameter
@@ -46,8 +49,13 @@ __all__ = [
     "WarmupPolyLR",
     "WarmupMultiStepLR",
     "SafeCheckpointHook",
+    "CheckpointFitHook",
+    "CheckpointMismatchError",
+    "add_checkpoint_fit_hook",
+    "resume_checkpoint",
     "MatchCostScheduleHook",
     "TimeBudgetHook",
+    "DatasetMetaHook",
     "ResumableIterBasedTrainLoop",
     "SharedMemoryDataParallel",
     "enable_amp",

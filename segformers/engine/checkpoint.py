@@ -9,7 +9,10 @@ What mmengine saves (``Runner.save_checkpoint``): ``meta`` (strings, ints, ``dat
   types in ``before_save_checkpoint`` (:func:`to_plain`; mmengine objects become tagged dicts), adds every
   rank's RNG state (``meta['rng_states']``), writes files atomically (temp file + ``fsync`` +
   ``os.replace`` via the ``atomic_local`` file backend), writes ``last_checkpoint`` only after the
-  checkpoint is complete, and deletes outdated checkpoints only after the new one exists.
+  checkpoint is complete, and deletes outdated checkpoints only after the new one exists. A process
+  killed while writing leaves its temporary file (``.iter_N.pth.<random>.tmp``) and never a partial
+  file under a checkpoint's name; the next training run in that directory removes such leftovers at
+  its start (:func:`remove_stale_temp_files`).
 * Importing this module registers :func:`load_local_weights_only` as mmengine's loader for local paths:
   ``torch.load(weights_only=True)`` then :func:`from_plain` (tagged dicts back to mmengine objects).
   An old pickle-style checkpoint fails with a message naming ``convert_checkpoint``.
@@ -23,6 +26,7 @@ import os
 import os.path as osp
 import pickle
 import random
+import re
 import tempfile
 from collections import Counter, OrderedDict, deque
 from typing import Any, Optional, Union
@@ -143,6 +147,10 @@ def _fsync_replace(tmp: str, dest: str) -> None:
         pass
 
 
+# ``atomic_write``'s temporary names: "." + the final name + "." + mkstemp's 8 random characters + ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
 def atomic_write(data: Union[bytes, str], path: str) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the complete new one, never a part."""
     directory = osp.dirname(osp.abspath(path))
@@ -158,6 +166,23 @@ def atomic_write(data: Union[bytes, str], path: str) -> None:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temp_files(directory: str) -> list[str]:
+    """Delete the temporary files that :func:`atomic_write` calls left in ``directory`` when their process
+    was killed (``kill -9``, a lost machine) before renaming them; returns the removed paths.
+
+    Call it only where no other process writes into ``directory`` at the same time (the start of a run).
+    """
+    if not osp.isdir(directory):
+        return []
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        path = osp.join(directory, name)
+        if _TEMP_NAME.match(name) and osp.isfile(path):
+            os.remove(path)
+            removed.append(path)
+    return removed
 
 
 @register_backend("atomic_local", force=True)
@@ -212,6 +237,16 @@ class SafeCheckpointHook(CheckpointHook):
             backend_args = {"backend": "atomic_local"}
         super().__init__(*args, out_dir=out_dir, backend_args=backend_args, **kwargs)
         self._rng_states: Optional[list] = None
+
+    def before_train(self, runner: Any) -> None:
+        """mmengine's set-up, then (main process) the removal of temporary files of killed earlier runs."""
+        super().before_train(runner)
+        if not is_main_process() or "://" in str(self.out_dir):
+            return
+        for directory in dict.fromkeys([self.out_dir, runner.work_dir]):
+            for path in remove_stale_temp_files(directory):
+                print_log(f"Removed {path}, left by an earlier run killed while writing it.", logger="current",
+                          level=logging.WARNING)
 
     def before_save_checkpoint(self, runner: Any, checkpoint: dict) -> None:
         """Add the RNG states and make the whole checkpoint plain, in place."""

@@ -8,8 +8,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from segformers.models.matchers import MatchCost
-from segformers.registry import HOOKS
+from segformers.registry import HOOKS, MATCH_COSTS
 
 
 def piecewise_linear(points: Sequence[Tuple[int, float]], it: int) -> float:
@@ -41,12 +40,14 @@ class MatchCostScheduleHook(Hook):
             raise ValueError(f"MatchCostScheduleHook points must have strictly increasing iterations, got {pts}")
         self.cost_type = cost_type
         self.points = pts
-        self._costs: List[MatchCost] = []
+        self._costs: List[nn.Module] = []
 
-    def _find_costs(self, model: nn.Module) -> List[MatchCost]:
-        costs = [m for m in model.modules() if isinstance(m, MatchCost) and type(m).__name__ == self.cost_type]
+    def _find_costs(self, model: nn.Module) -> List[nn.Module]:
+        """The model's match costs of type ``cost_type``: modules whose class is the ``MATCH_COSTS`` entry
+        of that name (the registry, not an import of the matcher code: the engine knows no model part)."""
+        costs = [m for m in model.modules() if type(m) is MATCH_COSTS.get(self.cost_type)]
         if not costs:
-            found = sorted({type(m).__name__ for m in model.modules() if isinstance(m, MatchCost)})
+            found = sorted({type(m).__name__ for m in model.modules() if MATCH_COSTS.get(type(m).__name__) is type(m)})
             raise ValueError(f"MatchCostScheduleHook: the model has no match cost of type {self.cost_type!r} "
                              f"(it has {found}); set cost_type to one of those")
         return costs

@@ -11,6 +11,7 @@ of step ``k`` from the writes of step ``k + 2``).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 from typing import Any, Optional
@@ -151,13 +152,40 @@ def _offsets(params: list[Tensor]) -> list[int]:
     return offsets
 
 
+TABLE_PREFIX = "segformers-grads-"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_tables(folder: str) -> list[str]:
+    """Delete the table files in ``folder`` whose creating process (the pid in the name) is gone: a rank 0
+    killed between creating its table and unlinking it, a moment after start-up. Returns their paths."""
+    removed = []
+    for name in sorted(os.listdir(folder)):
+        match = re.match(rf"^{TABLE_PREFIX}(\d+)-", name)
+        if match and not _process_alive(int(match.group(1))):
+            path = os.path.join(folder, name)
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
 def _shared_table(numel: int) -> Tensor:
     """A float32 tensor of ``numel`` elements mapped by every rank: rank 0 creates the file, all ranks map
-    it, then it is unlinked (the mapping lives on; nothing is left behind if a process dies)."""
+    it, then it is unlinked (the mapping lives on; nothing is left behind if a process dies later)."""
     name = [None]
     if dist.get_rank() == 0:
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        fd, path = tempfile.mkstemp(prefix="segformers-grads-", dir=folder)
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        remove_stale_tables(folder)
+        fd, path = tempfile.mkstemp(prefix=f"{TABLE_PREFIX}{os.getpid()}-", dir=folder)
         os.ftruncate(fd, 4 * numel)
         os.close(fd)
         name = [path]

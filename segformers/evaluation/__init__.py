@@ -25,7 +25,8 @@ label) by ``CocoInstanceMetric``.
 
 Metrics and their keys (all percentages; prefix in brackets):
 ``SemSegMetric`` [sem_seg] mIoU, fwIoU, mACC, pACC; ``PanopticMetric`` [panoptic_seg] PQ, SQ, RQ,
-PQ_th, ..., RQ_st; ``CocoInstanceMetric`` [segm] AP, AP50, AP75, APs, APm, APl;
+PQ_th, ..., RQ_st; ``CocoInstanceMetric`` [segm] AP, AP50, AP75, APs, APm, APl (with ``boundary_ap=True``
+also AP_boundary, ..., APl_boundary: Boundary AP, :mod:`.boundary_ap`);
 ``CityscapesSemSegMetric`` / ``CityscapesInstanceMetric`` / ``CityscapesPanopticMetric`` [cityscapes].
 """
 from .cityscapes_metrics import CityscapesInstanceMetric, CityscapesPanopticMetric, CityscapesSemSegMetric

@@ -18,9 +18,10 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from segformers.apis import build_model, load_config, load_state_dict_file, load_weights
 from segformers.checkpoint.hf import class_names as hf_class_names
 from segformers.checkpoint.hf import convert_hf_state_dict, hf_model_cfg, read_hf_folder
+from segformers.models.build import build_model, load_config
+from segformers.weights_io import load_state_dict_file, load_weights
 
 from .hf_config import ARCHITECTURE, family_of, hf_config_from_model_cfg
 from .to_hf_weights import to_hf_state_dict

@@ -159,8 +159,7 @@ def _maskformer(model_cfg: dict) -> dict:
                    decoder_attention_heads=td["nheads"], decoder_ffn_dim=td["dim_feedforward"],
                    decoder_layers=td["dec_layers"], dropout=p, attention_dropout=p, activation_dropout=p,
                    activation_function="relu", auxiliary_loss=False)
-    return dict(fpn_feature_size=pd["conv_dim"], mask_feature_size=pd["mask_dim"], decoder_config=decoder,
-                use_auxiliary_loss=bool(td["deep_supervision"]))
+    return dict(fpn_feature_size=pd["conv_dim"], mask_feature_size=pd["mask_dim"], decoder_config=decoder)
 
 
 def family_of(model_cfg: dict) -> str:
@@ -181,7 +180,7 @@ def hf_config_from_model_cfg(model_cfg: dict, class_names: Optional[Sequence[str
                          "loss) before saving in transformers' format.")
     family = family_of(model_cfg)
     parts = _mask2former(model_cfg) if family == "mask2former" else _maskformer(model_cfg)
-    parts.update(criterion_config(model_cfg, family))  # criterion's use_auxiliary_loss wins if present
+    parts.update(criterion_config(model_cfg, family))  # deep supervision (use_auxiliary_loss) is the criterion's
     return dict(model_type=family, architectures=[ARCHITECTURE[family]],
                 backbone_config=backbone_config(model_cfg, family),
                 **labels(class_names, int(model_cfg["num_classes"])), **parts)

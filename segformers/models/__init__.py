@@ -1,7 +1,8 @@
 """Models: the MaskFormer meta-architecture and every registered component."""
 from . import (  # noqa: F401
-    aux_heads, backbones, losses, matchers, pixel_decoders, postprocess, postprocess_hf, transformer_decoders,
+    aux_heads, backbones, losses, matchers, pixel_decoders, postprocess, transformer_decoders,
 )
 from .segmentor import MaskFormer
+from .tta import SemanticTTAModel
 
-__all__ = ["MaskFormer"]
+__all__ = ["MaskFormer", "SemanticTTAModel"]

@@ -6,14 +6,14 @@ faster from scratch (``docs/quickstart.md``, "One run is one draw").
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..registry import AUX_HEADS
-from ..structures import Targets
+from ..structures import MULTI_SCALE, Targets, select_shapes
 
 
 def semantic_targets(targets: Sequence[Targets], num_classes: int, ignore_index: int = 255) -> Tensor:
@@ -37,7 +37,7 @@ class PixelClassificationHead(nn.Module):
     """Per-pixel classifier on one feature map, trained with cross-entropy; not used at inference.
 
     Args:
-        in_channels: C of the input map (injected by the segmentor).
+        input_shape: the spec bank (injected by the segmentor); the head reads the channels of ``in_feature``.
         num_classes: K (injected).
         in_feature: which map to classify: ``"mask_features"`` (pixel decoder output), ``"encoder"``
             (its encoder output, where it has one) or a backbone level name such as ``"res5"``.
@@ -50,12 +50,16 @@ class PixelClassificationHead(nn.Module):
     targets' (padded input) size and returns ``{"loss_aux_sem": scalar}``.
     """
 
-    def __init__(self, *, in_channels: int, num_classes: int, in_feature: str = "mask_features",
+    def __init__(self, *, input_shape: Mapping[str, Any], num_classes: int, in_feature: str = "mask_features",
                  channels: int = 64, num_convs: int = 0, loss_weight: float = 1.0,
                  ignore_index: int = 255) -> None:
         super().__init__()
         if num_convs < 0:
             raise ValueError(f"PixelClassificationHead: num_convs must be >= 0, got {num_convs}.")
+        if in_feature == MULTI_SCALE:
+            raise ValueError("auxiliary_head.in_feature='multi_scale' is not supported by PixelClassificationHead; "
+                             "use one map: 'mask_features', 'encoder' or a backbone level name such as 'res5'.")
+        in_channels = select_shapes(f"Auxiliary head {type(self).__name__}", input_shape, in_feature)[0].channels
         self.in_feature, self.num_classes = in_feature, num_classes
         self.loss_weight, self.ignore_index = loss_weight, ignore_index
         blocks: list[nn.Module] = []

@@ -1,8 +1,7 @@
 """The MaskFormer meta-architecture: composition of registry-built parts, shared by both papers."""
 from __future__ import annotations
 
-import inspect
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -11,7 +10,9 @@ from torch import Tensor, nn
 from ..registry import (
     AUX_HEADS, BACKBONES, CRITERIA, MODELS, PIXEL_DECODERS, POSTPROCESSORS, TRANSFORMER_DECODERS,
 )
-from ..structures import DecoderOutput, PixelDecoderOutput, SegDataSample, Targets
+from ..structures import (
+    MASK_FEATURES, DecoderOutput, FeatureShapes, SegDataSample, Targets, select_features, select_shapes,
+)
 from .backbones.pretrained import init_pretrained_backbone, split_init_cfg
 
 ConfigOrModule = Union[dict, nn.Module]
@@ -23,21 +24,16 @@ def _build(registry, cfg: ConfigOrModule, **default_args):  # noqa: ANN001, ANN2
     return registry.build(cfg, default_args=default_args or None)
 
 
-def _declared_in_feature(
-    cfg: ConfigOrModule, registry=TRANSFORMER_DECODERS, what: str = "Transformer decoder"  # noqa: ANN001
-) -> str:
-    """A part's ``in_feature`` from its config, or its class default."""
-    if isinstance(cfg, nn.Module):
-        return cfg.in_feature
-    if "in_feature" in cfg:
-        return cfg["in_feature"]
-    cls = cfg["type"] if not isinstance(cfg["type"], str) else registry.get(cfg["type"])
-    if cls is None:
-        registry.build(cfg)  # raises the registry's unknown-name error
-    param = inspect.signature(cls).parameters.get("in_feature")
-    if param is None or param.default is inspect.Parameter.empty:
-        raise ValueError(f"{what} {cfg['type']} must declare an 'in_feature' argument with a default.")
-    return param.default
+def check_size_divisor(data_preprocessor: nn.Module, backbone: nn.Module) -> None:
+    """Raise ``ValueError`` unless the preprocessor pads to a multiple of the backbone's ``size_divisibility``
+    (a preprocessor without ``size_divisor`` pads nothing the model could check)."""
+    divisor, need = getattr(data_preprocessor, "size_divisor", None), int(backbone.size_divisibility)
+    if divisor is not None and need > 1 and divisor % need:
+        raise ValueError(
+            f"data_preprocessor.size_divisor={divisor} is not a multiple of backbone {type(backbone).__name__}'s "
+            f"size_divisibility={need}: its inputs must be padded to a multiple of {need}. Set "
+            f"model.data_preprocessor.size_divisor to a multiple of {need} (e.g. {need})."
+        )
 
 
 @MODELS.register_module()
@@ -50,8 +46,14 @@ class MaskFormer(BaseModel):
         postprocessor: inference config (see :class:`~segformers.models.postprocess.MaskFormerInference`).
         auxiliary_head: optional training-only head (``AUX_HEADS``, e.g. ``PixelClassificationHead``)
             whose losses join the criterion's; it reads ``auxiliary_head.in_feature``.
-        num_classes: K, injected into the decoder and the criterion.
-        data_preprocessor: normalization / padding config (``SegDataPreprocessor``).
+        num_classes: K, injected into the decoder, the auxiliary head and the criterion.
+        data_preprocessor: normalization / padding config (``SegDataPreprocessor``); its ``size_divisor``
+            must be a multiple of the backbone's ``size_divisibility``.
+
+    Wiring: the pixel decoder gets the backbone's ``output_shape()`` as ``input_shape``; the transformer
+    decoder and the auxiliary head get the spec bank :attr:`input_shape` (:class:`FeatureShapes`: the
+    backbone's and the pixel decoder's declared outputs) and pick what their ``in_feature`` names. At
+    forward time :meth:`features` holds the tensors under the same names.
 
     ``forward(inputs [B,3,H,W], data_samples, mode)``: ``"tensor"`` -> :class:`DecoderOutput`,
     ``"loss"`` -> dict of weighted losses, ``"predict"`` -> samples with ``pred`` results.
@@ -76,29 +78,28 @@ class MaskFormer(BaseModel):
         self.num_classes = num_classes
         backbone, self.backbone_init_cfg = split_init_cfg(backbone)
         self.backbone = _build(BACKBONES, backbone)
-        self.pixel_decoder = _build(
-            PIXEL_DECODERS, pixel_decoder,
-            in_channels=dict(self.backbone.out_channels), in_strides=dict(self.backbone.out_strides),
+        check_size_divisor(self.data_preprocessor, self.backbone)
+        self.pixel_decoder = _build(PIXEL_DECODERS, pixel_decoder, input_shape=self.backbone.output_shape())
+        self.input_shape = FeatureShapes(
+            self.backbone.output_shape(), self.pixel_decoder.output_shape(),
+            backbone_name=f"backbone {type(self.backbone).__name__}",
+            pixel_decoder_name=f"pixel decoder {type(self.pixel_decoder).__name__}",
         )
-        in_feature = _declared_in_feature(transformer_decoder)
         self.transformer_decoder = _build(
-            TRANSFORMER_DECODERS, transformer_decoder, num_classes=num_classes,
-            in_channels=self._source_channels(in_feature, transformer_decoder),
-            mask_dim=self.pixel_decoder.mask_dim,
+            TRANSFORMER_DECODERS, transformer_decoder, num_classes=num_classes, input_shape=self.input_shape
         )
-        self._check_levels()
+        dec = self.transformer_decoder
+        select_shapes(f"Transformer decoder {type(dec).__name__}", self.input_shape, dec.in_feature,
+                      dec.num_feature_levels)
         self.criterion = None if criterion is None else _build(CRITERIA, criterion, num_classes=num_classes)
         self.postprocessor = POSTPROCESSORS.build(postprocessor or dict(type="MaskFormerInference"))
         self.auxiliary_head = None
         if auxiliary_head is not None:
-            in_feature = _declared_in_feature(auxiliary_head, AUX_HEADS, "Auxiliary head")
-            if in_feature == "multi_scale":
-                raise ValueError("auxiliary_head.in_feature='multi_scale' is not supported; use one map: "
-                                 "'mask_features', 'encoder' or a backbone level name such as 'res5'.")
             self.auxiliary_head = _build(
-                AUX_HEADS, auxiliary_head, num_classes=num_classes,
-                in_channels=self._source_channels(in_feature, auxiliary_head),
+                AUX_HEADS, auxiliary_head, num_classes=num_classes, input_shape=self.input_shape
             )
+            select_shapes(f"Auxiliary head {type(self.auxiliary_head).__name__}", self.input_shape,
+                          self.auxiliary_head.in_feature)
 
     def init_weights(self) -> None:
         """mmengine's ``init_weights``, then the backbone's ``init_cfg`` (pretrained weights), if any."""
@@ -107,81 +108,36 @@ class MaskFormer(BaseModel):
             init_pretrained_backbone(self.backbone, self.backbone_init_cfg)
 
     def set_dataset_meta(self, meta: dict) -> None:
-        """Take the thing classes from a dataset's metainfo (``is_thing`` per class or ``thing_ids``)
-        unless the postprocessor config already names them."""
-        if getattr(self.postprocessor, "thing_ids", None) is not None:
-            return
-        if meta.get("thing_ids") is not None:
-            self.postprocessor.thing_ids = [int(i) for i in meta["thing_ids"]]
-        elif meta.get("is_thing"):
+        """Take a dataset's metainfo (``classes``, ``is_thing``): refuse a dataset whose number of classes
+        is not ``num_classes``, and give the postprocessor the thing classes unless its config names them.
+
+        Called by ``DatasetMetaHook`` when a run's loop starts and by ``segformers.apis.init_model``."""
+        classes = list(meta.get("classes") or [])
+        if classes and len(classes) != self.num_classes:
+            raise ValueError(
+                f"The model has num_classes={self.num_classes}, but its dataset has {len(classes)} classes "
+                f"({classes[:4]}{' ...' if len(classes) > 4 else ''}). Set model.num_classes={len(classes)} "
+                f"in the config (--cfg-options model.num_classes={len(classes)}), or use the dataset the "
+                "model was made for."
+            )
+        if getattr(self.postprocessor, "thing_ids", None) is None and meta.get("is_thing"):
             self.postprocessor.thing_ids = [i for i, t in enumerate(meta["is_thing"]) if t]
 
-    # --- build-time wiring ------------------------------------------------------------------
-    def _source_channels(self, in_feature: str, decoder_cfg: ConfigOrModule) -> int:
-        name = decoder_cfg.get("type") if isinstance(decoder_cfg, dict) else type(decoder_cfg).__name__
-        pd_name = type(self.pixel_decoder).__name__
-        if in_feature == "multi_scale":
-            return self.pixel_decoder.multi_scale_channels
-        if in_feature == "mask_features":
-            return self.pixel_decoder.mask_dim
-        if in_feature == "encoder":
-            if self.pixel_decoder.encoder_channels is None:
-                raise ValueError(
-                    f"Transformer decoder {name} reads in_feature='encoder', but pixel decoder {pd_name} "
-                    "returns no encoder features. Use TransformerEncoderPixelDecoder or set "
-                    "transformer_decoder.in_feature to 'res5' / 'multi_scale'."
-                )
-            return self.pixel_decoder.encoder_channels
-        if in_feature in self.backbone.out_channels:
-            return self.backbone.out_channels[in_feature]
-        raise ValueError(
-            f"Transformer decoder {name} reads in_feature='{in_feature}', which is neither 'multi_scale', "
-            f"'encoder', 'mask_features' nor a backbone output {sorted(self.backbone.out_channels)}."
-        )
-
-    def _check_levels(self) -> None:
-        dec = self.transformer_decoder
-        need = dec.num_feature_levels
-        dec_name, pd_name = type(dec).__name__, type(self.pixel_decoder).__name__
-        if dec.in_feature == "multi_scale":
-            have = self.pixel_decoder.num_multi_scale_levels
-            if have < need:
-                raise ValueError(
-                    f"Transformer decoder {dec_name} needs {need} multi-scale feature levels, but pixel "
-                    f"decoder {pd_name} provides {have}. Choose a pixel decoder with at least {need} levels "
-                    f"or a decoder that reads fewer (transformer_decoder.num_feature_levels)."
-                )
-        elif need != 1:
-            raise ValueError(
-                f"Transformer decoder {dec_name} needs {need} feature levels, but in_feature="
-                f"'{dec.in_feature}' provides exactly 1. Use in_feature='multi_scale' with a multi-scale "
-                f"pixel decoder (e.g. MSDeformAttnPixelDecoder)."
-            )
-
     # --- forward ----------------------------------------------------------------------------
-    @staticmethod
-    def _single_map(source: str, feats: dict[str, Tensor], pd: PixelDecoderOutput) -> Tensor:
-        """The one map an ``in_feature`` other than ``"multi_scale"`` names."""
-        if source == "encoder":
-            return pd.encoder_features
-        if source == "mask_features":
-            return pd.mask_features
-        return feats[source]
+    def features(self, inputs: Tensor) -> dict[str, Any]:
+        """The feature bank of ``[B, 3, H, W]`` images: the backbone's maps and the pixel decoder's outputs
+        (``mask_features``, ``multi_scale``, ``encoder``), under the names of :attr:`input_shape`."""
+        backbone_features = self.backbone(inputs)
+        return {**backbone_features, **self.pixel_decoder(backbone_features).as_features()}
 
-    def _decoder_inputs(self, feats: dict[str, Tensor], pd: PixelDecoderOutput) -> list[Tensor]:
-        source = self.transformer_decoder.in_feature
-        if source == "multi_scale":
-            return list(pd.multi_scale_features[: self.transformer_decoder.num_feature_levels])
-        return [self._single_map(source, feats, pd)]
+    def decode(self, features: dict[str, Any]) -> DecoderOutput:
+        """The transformer decoder on what its ``in_feature`` names in the feature bank."""
+        dec = self.transformer_decoder
+        return dec(select_features(features, dec.in_feature, dec.num_feature_levels), features[MASK_FEATURES])
 
     def extract(self, inputs: Tensor) -> DecoderOutput:
         """``[B, 3, H, W]`` normalized, padded images -> per-layer class and mask logits."""
-        return self._extract(inputs)[0]
-
-    def _extract(self, inputs: Tensor) -> tuple[DecoderOutput, dict[str, Tensor], PixelDecoderOutput]:
-        feats = self.backbone(inputs)
-        pd = self.pixel_decoder(feats)
-        return self.transformer_decoder(self._decoder_inputs(feats, pd), pd.mask_features), feats, pd
+        return self.decode(self.features(inputs))
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None, mode: str = "tensor"):  # noqa: ANN201
         if mode == "tensor":
@@ -196,11 +152,11 @@ class MaskFormer(BaseModel):
         """Weighted losses of every prediction set; targets are the samples' padded ``gt``."""
         if self.criterion is None:
             raise RuntimeError("This model was built without a criterion; add model.criterion to train it.")
-        outputs, feats, pd = self._extract(inputs)
+        features = self.features(inputs)
         targets: list[Targets] = [s.gt for s in data_samples]
-        losses = self.criterion(outputs, targets)
+        losses = self.criterion(self.decode(features), targets)
         if self.auxiliary_head is not None:
-            x = self._single_map(self.auxiliary_head.in_feature, feats, pd)
+            x = select_features(features, self.auxiliary_head.in_feature)[0]
             losses.update(self.auxiliary_head.loss(x, targets))
         return losses
 

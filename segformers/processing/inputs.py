@@ -123,8 +123,8 @@ def image_to_chw(
             raise ValueError(f"an image must have 2 or 3 dimensions, got shape {tuple(array.shape)}")
         if do_convert_rgb:
             array = _array_to_rgb(array)
-    if array.shape[-2] == 0 or array.shape[-1] == 0:
-        raise ValueError(f"got an empty image of shape {tuple(array.shape)}")
+    if 0 in array.shape:
+        raise ValueError(f"got an empty image of shape {tuple(array.shape)} (channels first)")
     return array
 
 

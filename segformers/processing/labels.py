@@ -57,12 +57,24 @@ def segmentation_map_to_binary_masks(
     ids = _present_ids(seg)
     if ignore_index is not None:
         ids = ids[ids != ignore_index]
-    masks = seg[None, :, :] == ids[:, None, None]
+    where = "segmentation map" if image_index is None else f"segmentation_maps[{image_index}]"
     if instance_id_to_semantic_id is None:
-        return masks, ids.astype(np.int64)
+        _check_class_ids(ids, where, ignore_index)
+        return seg[None, :, :] == ids[:, None, None], ids.astype(np.int64)
     lookup = ids + 1 if do_reduce_labels else ids
     classes = _map_ids(lookup, instance_id_to_semantic_id, image_index)
-    return masks, classes - 1 if do_reduce_labels else classes
+    # a class 0 reduced to -1 is handed on as transformers does (its preprocessing parity is tested)
+    return seg[None, :, :] == ids[:, None, None], classes - 1 if do_reduce_labels else classes
+
+
+def _check_class_ids(classes: np.ndarray, where: str, ignore_index: Optional[int]) -> None:
+    """Class ids handed on to the loss must be >= 0 (a negative id would index the classifier from its end)."""
+    negative = np.unique(classes[classes < 0])
+    if negative.size:
+        raise ValueError(
+            f"{where} gives negative class ids {negative[:10].tolist()} (ignore_index={ignore_index}); class ids "
+            "must be >= 0: pass the value that marks unlabelled pixels as ignore_index (e.g. ignore_index=-1)"
+        )
 
 
 def per_image_id_maps(

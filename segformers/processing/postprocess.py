@@ -1,7 +1,9 @@
-"""Semantic / instance / panoptic post-processing of MaskFormer-style query outputs (torch).
+"""The Hugging Face batch API of post-processing: target sizes, result dicts, COCO RLE.
 
-Every function works on the logits' device at the logits' own resolution (no fixed-size detour) and
-is vectorized over pixels; the only Python loops run over images and over kept queries.
+The per-image work (result-identical to transformers) is :mod:`segformers.models.postprocess.hf` over the
+kernels of :mod:`segformers.models.postprocess.kernels`. Every function works on the logits' device at
+the logits' own resolution (no fixed-size detour); the only Python loops run over images and over kept
+queries.
 """
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from ..models.postprocess.hf import instance_image, panoptic_batch, semantic_batch
 
 
 @dataclass
@@ -75,16 +78,8 @@ def semantic_segmentation(
     optionally bilinearly resized to ``target_sizes`` first."""
     class_logits, mask_logits = query_logits(outputs)
     sizes = check_target_sizes(target_sizes, class_logits.shape[0])
-    class_probs = class_logits.softmax(dim=-1)[..., :-1]
-    scores = torch.einsum("bqc, bqhw -> bchw", class_probs, mask_logits.sigmoid())
-    results = []
-    for i, size in enumerate(sizes):
-        image_scores = scores[i]
-        if size is not None:
-            image_scores = F.interpolate(
-                image_scores[None], size=size, mode="bilinear", align_corners=False
-            )[0]
-        results.append(SemanticSegmentationResult(image_scores.argmax(dim=0), image_scores))
+    results = [SemanticSegmentationResult(scores.argmax(dim=0), scores)
+               for scores in semantic_batch(class_logits, mask_logits, sizes)]
     if return_segmentation_scores:
         return results
     return [r.segmentation for r in results]
@@ -110,28 +105,6 @@ def _paint_last_wins(masks: Tensor) -> Tensor:
     dtype = torch.int16 if masks.shape[0] < 2**15 - 1 else torch.int64
     weights = torch.arange(1, masks.shape[0] + 1, dtype=dtype, device=masks.device).view(-1, 1, 1)
     return (masks.to(dtype) * weights).amax(dim=0).to(torch.float32) - 1
-
-
-def instance_image(
-    class_logits: Tensor, mask_logits: Tensor, size: Optional[tuple[int, int]], threshold: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Top-Q (query, class) pairs of one image ``[Q, K+1]``, ``[Q, h, w]`` -> binary masks ``[Q, H, W]``,
-    scores ``[Q]``, labels ``[Q]``, keep ``[Q]`` bool and the query of each pair ``[Q]``."""
-    num_queries, num_classes = class_logits.shape[0], class_logits.shape[1] - 1
-    scores = class_logits.softmax(dim=-1)[:, :-1]
-    labels = torch.arange(num_classes, device=class_logits.device)
-    labels = labels.unsqueeze(0).repeat(num_queries, 1).flatten(0, 1)
-    top_scores, top_indices = scores.flatten(0, 1).topk(num_queries, sorted=False)
-    top_labels = labels[top_indices]
-    query_indices = torch.div(top_indices, num_classes, rounding_mode="floor")
-    logits = mask_logits[query_indices]
-    binary = (logits > 0).float()
-    mask_scores = (logits.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
-    final_scores = top_scores * mask_scores
-    if size is not None:
-        binary = F.interpolate(binary[None], size=size, mode="nearest")[0]
-    keep = (binary.flatten(1).amax(dim=1) > 0) & (final_scores.double() >= threshold)
-    return binary, final_scores, top_labels, keep, query_indices
 
 
 def instance_segmentation(
@@ -166,45 +139,6 @@ def instance_segmentation(
     return results
 
 
-def _segment_ids(
-    valid: list[bool], labels: list[int], scores: list[float], label_ids_to_fuse: set[int]
-) -> tuple[list[int], list[dict]]:
-    """Give each valid query a segment id (1, 2, ...); queries of a fused label share the id of
-    that label's first segment. Returns (id per query, 0 if invalid; one info dict per segment)."""
-    ids, segments, fused_ids, current = [0] * len(valid), [], {}, 0
-    for k, (ok, label, score) in enumerate(zip(valid, labels, scores)):
-        if not ok:
-            continue
-        fuse = label in label_ids_to_fuse
-        if fuse and label in fused_ids:
-            ids[k] = fused_ids[label]
-            continue
-        current += 1
-        ids[k] = current
-        segments.append({"id": current, "label_id": label, "was_fused": fuse, "score": round(score, 6)})
-        if fuse:
-            fused_ids[label] = current
-    return ids, segments
-
-
-def _panoptic_image(
-    probs: Tensor, scores: Tensor, labels: Tensor, mask_threshold: float, overlap_threshold: float,
-    label_ids_to_fuse: set[int], size: Optional[tuple[int, int]],
-) -> tuple[Tensor, list[dict]]:
-    if size is not None:
-        probs = F.interpolate(probs[None], size=size, mode="bilinear", align_corners=False)[0]
-    probs = probs.mul_(scores.view(-1, 1, 1))  # `probs` is a fresh tensor here (indexed / resized)
-    owner = probs.argmax(dim=0)
-    area = torch.bincount(owner.flatten(), minlength=probs.shape[0])
-    above = (probs >= mask_threshold).flatten(1).view(torch.uint8)
-    original_area = above.sum(dim=1, dtype=torch.int32).long()
-    ratio = area / original_area.clamp(min=1)
-    valid = (area > 0) & (original_area > 0) & (ratio.double() > overlap_threshold)
-    ids, segments = _segment_ids(valid.tolist(), labels.tolist(), scores.tolist(), label_ids_to_fuse)
-    lookup = torch.tensor(ids, dtype=torch.int32, device=probs.device)
-    return lookup[owner], segments
-
-
 def panoptic_segmentation(
     outputs: Any,
     threshold: float = 0.5,
@@ -220,20 +154,13 @@ def panoptic_segmentation(
     class_logits, mask_logits = query_logits(outputs)
     sizes = check_target_sizes(target_sizes, class_logits.shape[0])
     fuse = set() if label_ids_to_fuse is None else {int(x) for x in label_ids_to_fuse}
-    num_labels = class_logits.shape[-1] - 1
-    mask_probs = mask_logits.sigmoid()
-    pred_scores, pred_labels = class_logits.softmax(dim=-1).max(dim=-1)
+    images = panoptic_batch(class_logits, mask_logits, sizes, threshold=threshold, mask_threshold=mask_threshold,
+                            overlap_threshold=overlap_mask_area_threshold, fuse=fuse)
     results = []
-    for i, size in enumerate(sizes):
-        keep = pred_labels[i].ne(num_labels) & (pred_scores[i] > threshold)
-        if not bool(keep.any()):
+    for size, image in zip(sizes, images):
+        if image is None:
             shape = size if size is not None else tuple(mask_logits.shape[-2:])
-            empty = torch.full(shape, -1.0, device=mask_logits.device)
-            results.append({"segmentation": empty, "segments_info": []})
-            continue
-        segmentation, segments = _panoptic_image(
-            mask_probs[i][keep], pred_scores[i][keep], pred_labels[i][keep],
-            mask_threshold, overlap_mask_area_threshold, fuse, size,
-        )
-        results.append({"segmentation": segmentation, "segments_info": segments})
+            results.append({"segmentation": torch.full(shape, -1.0, device=mask_logits.device), "segments_info": []})
+        else:
+            results.append({"segmentation": image[0], "segments_info": image[1]})
     return results

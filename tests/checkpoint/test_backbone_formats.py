@@ -16,10 +16,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from segformers.apis.model import build_model, load_state_dict_file
-from segformers.checkpoint.backbones import infer_backbone_cfg, read_backbone_weights
+from segformers.checkpoint.backbones import infer_backbone_cfg
 from segformers.models.backbones.pretrained import init_pretrained_backbone
+from segformers.models.build import build_model
 from segformers.registry import BACKBONES
+from segformers.weights_io import load_state_dict_file, read_backbone_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("convert_checkpoint", ROOT / "tools" / "convert_checkpoint.py")

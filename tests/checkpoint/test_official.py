@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from segformers.apis import forward_logits, init_model
-from segformers.apis.model import load_config
+from segformers.apis import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("convert_checkpoint", ROOT / "tools" / "convert_checkpoint.py")

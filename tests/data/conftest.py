@@ -5,7 +5,7 @@ import pytest
 
 from data_toy_params import TOY_COUNTS, TOY_SEED, TOY_SIZE
 
-from segformers.data.toy_layouts import write_toy_dataset
+from segformers.data.toy import write_toy_dataset
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from segformers.data.datasets.cityscapes import LABEL_ID_TO_TRAIN_ID, THING_ID_TO_LABEL
-from segformers.data.toy import TOY_CLASSES, TOY_IS_THING, TOY_PALETTE, make_scene
-from segformers.data.toy_layouts import TOY_TO_CITYSCAPES, cityscapes_instance_ids, coco_image_id
+from segformers.data.toy import TOY_CLASSES, TOY_IS_THING, TOY_PALETTE, TOY_TO_CITYSCAPES, make_scene
+from segformers.data.toy.layouts import cityscapes_instance_ids, coco_image_id
 from segformers.registry import DATASETS
 from segformers.structures import SegDataSample, Targets
 

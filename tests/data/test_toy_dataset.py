@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segformers.data.toy import MAX_TILT, TOY_IS_THING, TOY_STUFF, TOY_THINGS, make_scene, rasterize_polygon
-from segformers.data.toy_layouts import instance_annotation, write_toy_dataset
+from segformers.data.toy import TOY_IS_THING, TOY_STUFF, TOY_THINGS, make_scene, write_toy_dataset
+from segformers.data.toy.layouts import instance_annotation
+from segformers.data.toy.scene import MAX_TILT, rasterize_polygon
 from segformers.data.transforms.loading import decode_segmentation
 
 REPO = Path(__file__).resolve().parents[2]

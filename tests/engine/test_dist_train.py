@@ -1,19 +1,35 @@
 """``tools/dist_train.sh CONFIG 2``: two gloo processes (torchrun, CPU) train a tiny Mask2Former, with
 either model wrapper (DDP, and the quick start's shared-memory gradient averaging); the criterion
-normalizes the mask losses by the number of masks averaged over both ranks."""
+normalizes the mask losses by the number of masks averaged over both ranks.
+
+Crash safety: ``kill -9`` of one rank ends the run soon after (no process left), no checkpoint is half
+written under its real name, and ``--resume`` continues with the uninterrupted run's losses on both ranks,
+after removing the temporary file a killed writer left. DDP: rank 1 (which writes nothing) is killed
+after iteration 3. Shared memory: rank 0 (the writer) is killed half-way through writing the checkpoint
+of iteration 4. Either way the last checkpoint is iteration 2's, and the resumed run trains 3 and 4 again.
+"""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 from toy_train_probes import M2F, REPO, make_toy_data, tiny_overrides, write_tiny_config
 
-ITERS = 3
+ITERS = 4
+CRASHES = {
+    "MMDistributedDataParallel": dict(crash_after=3, kill_rank=1),
+    "SharedMemoryDataParallel": dict(crash_after=4, kill_rank=0, mid_write=True),
+}
+ENDS_WITHIN_S = 60  # torchrun stops the other rank at once (SIGTERM; SIGKILL after 30 s)
+RUN_TIMEOUT_S = 300  # a hung run fails the test instead of hanging CI
 
 
 def free_port() -> int:
@@ -22,21 +38,58 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module", params=["MMDistributedDataParallel", "SharedMemoryDataParallel"])
-def dist_run(tmp_path_factory, request) -> Path:
-    tmp = tmp_path_factory.mktemp("dist")
-    root = make_toy_data(str(tmp / "toy"), num_train=12)
-    hooks = [dict(type="NumMasksProbeHook"), dict(type="LossRecorderHook")]
-    overrides = tiny_overrides(root, True, ITERS, batch_size=2, hooks=hooks)
-    overrides["model_wrapper_cfg"] = dict(type=request.param)
-    config = write_tiny_config(str(tmp / "tiny.py"), M2F, overrides)
-    work_dir = tmp / "work"
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def worker_pids(work_dir: Path) -> list[int]:
+    return [json.loads(p.read_text()) for p in sorted(work_dir.glob("pid_rank*.json"))]
+
+
+def dist_train(config: str, work_dir: Path, *extra: str) -> tuple[int, float]:
+    """``tools/dist_train.sh CONFIG 2`` in its own session; returns (exit code, time it ended)."""
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), OMP_NUM_THREADS="1",
                CUDA_VISIBLE_DEVICES="",  # gloo on CPU even on a GPU machine (two ranks, maybe one GPU)
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run(["bash", str(REPO / "tools" / "dist_train.sh"), config, "2", "--work-dir", str(work_dir)],
-                          env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with open(work_dir / "launcher.log", "a") as log:
+        proc = subprocess.Popen(["bash", str(REPO / "tools" / "dist_train.sh"), config, "2", "--work-dir",
+                                 str(work_dir), *extra], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=RUN_TIMEOUT_S)
+        finally:  # never leave a process behind, whatever happened (torchrun's workers have own sessions)
+            for pid in [proc.pid] + worker_pids(work_dir):
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait()
+    return code, time.time()
+
+
+def tiny_dist_config(tmp: Path, name: str, wrapper: str, loss_hook: dict) -> str:
+    hooks = [dict(type="NumMasksProbeHook"), loss_hook]
+    overrides = tiny_overrides(str(tmp / "toy"), True, ITERS, batch_size=2, hooks=hooks)
+    overrides["model_wrapper_cfg"] = dict(type=wrapper)
+    return write_tiny_config(str(tmp / f"{name}.py"), M2F, overrides)
+
+
+@pytest.fixture(scope="module", params=sorted(CRASHES))
+def wrapper(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def dist_run(tmp_path_factory, wrapper) -> Path:
+    tmp = tmp_path_factory.mktemp("dist")
+    make_toy_data(str(tmp / "toy"), num_train=12)
+    work_dir = tmp / "work"
+    code, _ = dist_train(tiny_dist_config(tmp, "tiny", wrapper, dict(type="LossRecorderHook")), work_dir)
+    assert code == 0, (work_dir / "launcher.log").read_text()[-3000:]
     return work_dir
 
 
@@ -65,7 +118,6 @@ def test_num_masks_is_the_average_over_ranks(dist_run):
 def test_a_process_without_a_gpu_of_its_own_gets_a_clear_error(monkeypatch, gpus, local_rank, fails):
     """With CUDA (NCCL, one GPU per process) a rank beyond the visible GPUs names the fix instead of
     failing in ``torch.cuda.set_device``."""
-    import torch
     from mmengine.config import Config
 
     from segformers.apis.runner import setup_distributed
@@ -79,3 +131,47 @@ def test_a_process_without_a_gpu_of_its_own_gets_a_clear_error(monkeypatch, gpus
             setup_distributed(cfg)
     else:
         assert setup_distributed(cfg).env_cfg.dist_cfg.backend == "nccl"
+
+
+@pytest.fixture(scope="module")
+def crash(dist_run, wrapper) -> dict:
+    """The run of ``dist_run``, killed as ``CRASHES`` says, then resumed (``tmp / "crash"``)."""
+    tmp = dist_run.parent
+    config = tiny_dist_config(tmp, "crashing", wrapper, dict(type="LossRecorderHook", **CRASHES[wrapper]))
+    crash_code, ended = dist_train(config, tmp / "crash")
+    after_crash = sorted(p.name for p in (tmp / "crash").iterdir())
+    checkpoints = {p.name: torch.load(p, weights_only=True) for p in (tmp / "crash").glob("*.pth")}
+    pids, last = worker_pids(tmp / "crash"), (tmp / "crash" / "last_checkpoint").read_text()
+    resume_code, _ = dist_train(str(tmp / "tiny.py"), tmp / "crash", "--resume")
+    return dict(tmp=tmp, codes=(crash_code, resume_code), after_crash=after_crash, pids=pids, last=last,
+                checkpoints=checkpoints, killed_for=ended - json.loads((tmp / "crash" / "killed_at.json").read_text()),
+                scenario=CRASHES[wrapper])
+
+
+def test_the_run_ends_soon_after_the_kill_and_leaves_no_process(crash):
+    assert crash["codes"][0] != 0
+    assert 0 <= crash["killed_for"] < ENDS_WITHIN_S
+    assert len(crash["pids"]) == 2 and not any(alive(pid) for pid in crash["pids"])
+
+
+def test_no_checkpoint_is_half_written_under_its_name(crash):
+    assert sorted(crash["checkpoints"]) == ["iter_2.pth"]  # iteration 4's never got its name
+    assert set(crash["checkpoints"]["iter_2.pth"]) >= {"meta", "state_dict", "optimizer", "message_hub"}
+    assert crash["last"] == str(crash["tmp"] / "crash" / "iter_2.pth")
+    temps = [n for n in crash["after_crash"] if n.endswith(".tmp")]  # the writer's own, killed mid-write
+    assert len(temps) == (1 if crash["scenario"].get("mid_write") else 0)
+    assert all(n.startswith(".iter_4.pth.") for n in temps)
+
+
+def test_resume_repeats_the_uninterrupted_losses_and_removes_the_leftover(crash):
+    tmp = crash["tmp"]
+    assert crash["codes"][1] == 0, (tmp / "crash" / "launcher.log").read_text()[-3000:]
+    full, resumed = read(tmp / "work", "losses"), read(tmp / "crash", "losses")
+    for rank in range(2):
+        assert sorted(resumed[rank]) == ["3", "4"]
+        assert resumed[rank] == {i: full[rank][i] for i in ("3", "4")}  # bitwise
+    assert not list((tmp / "crash").glob(".*.tmp"))
+    final_full = torch.load(tmp / "work" / f"iter_{ITERS}.pth", weights_only=True)["state_dict"]
+    final_resumed = torch.load(tmp / "crash" / f"iter_{ITERS}.pth", weights_only=True)["state_dict"]
+    for name, value in final_full.items():
+        assert torch.equal(value, final_resumed[name]), name

@@ -120,3 +120,20 @@ def test_unsupported_settings_and_unused_parameters_are_refused(tmp_path):
 def test_needs_an_initialised_process_group():
     with pytest.raises(RuntimeError, match="torch.distributed initialised"):
         SharedMemoryDataParallel(TinyNet())
+
+
+def test_tables_of_dead_processes_are_removed(tmp_path):
+    """A rank 0 killed between creating its table file and unlinking it leaves the file in /dev/shm; the
+    next run's rank 0 removes the files whose creator (the pid in the name) is gone."""
+    import os
+    import subprocess
+
+    from segformers.engine.shared_memory_ddp import TABLE_PREFIX, remove_stale_tables
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # a pid that is gone
+    names = [f"{TABLE_PREFIX}{finished.pid}-abc", f"{TABLE_PREFIX}{os.getpid()}-def", "other-1-x"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"\0" * 8)
+    assert remove_stale_tables(str(tmp_path)) == [str(tmp_path / names[0])]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])

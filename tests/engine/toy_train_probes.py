@@ -4,14 +4,20 @@ The hooks are registered in the ``segformers`` scope when this module is importe
 configs do through ``custom_imports`` (the test puts this folder on ``PYTHONPATH`` for subprocesses).
 
 * ``LossRecorderHook``: the total loss of every iteration -> ``<work_dir>/losses_rank<r>.json``, and an
-  optional simulated crash (``KeyboardInterrupt``) after a given iteration;
+  optional simulated crash after a given iteration: a ``KeyboardInterrupt``, or with ``kill_rank`` a
+  ``SIGKILL`` of that rank's own process (``kill -9``), optionally in the middle of writing the
+  checkpoint of that iteration (``mid_write=True``, the writer: rank 0);
 * ``NumMasksProbeHook``: what ``SetCriterion`` used as ``num_masks`` on each call next to the local
   count of ground-truth masks, and a checksum of the trained parameters -> ``num_masks_rank<r>.json``.
 """
 from __future__ import annotations
 
 import json
+import os
 import os.path as osp
+import signal
+import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -19,7 +25,7 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 import segformers.models.losses.criterion as criterion_module
-from segformers.data.toy_layouts import write_toy_dataset
+from segformers.data.toy import write_toy_dataset
 from segformers.registry import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,15 +46,49 @@ class LossRecorderHook(Hook):
 
     priority = "LOWEST"  # after the checkpoint hook, as a real crash would be
 
-    def __init__(self, crash_after: Optional[int] = None) -> None:
-        self.crash_after = crash_after
+    def __init__(self, crash_after: Optional[int] = None, kill_rank: Optional[int] = None,
+                 mid_write: bool = False) -> None:
+        self.crash_after, self.kill_rank, self.mid_write = crash_after, kill_rank, mid_write
         self.losses: dict[int, float] = {}
+
+    def before_train(self, runner) -> None:  # noqa: ANN001
+        _dump(osp.join(runner.work_dir, f"pid_rank{get_rank()}.json"), os.getpid())  # for the tests' clean-up
+        if self.mid_write and get_rank() == self.kill_rank:
+            _kill_in_next_checkpoint_write(self, runner.work_dir)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:  # noqa: ANN001
         self.losses[batch_idx + 1] = float(outputs["loss"].detach())
         _dump(osp.join(runner.work_dir, f"losses_rank{get_rank()}.json"), self.losses)
-        if self.crash_after is not None and batch_idx + 1 == self.crash_after:
+        if self.crash_after is None or batch_idx + 1 != self.crash_after:
+            return
+        if self.kill_rank is None:
             raise KeyboardInterrupt(f"simulated crash after iteration {batch_idx + 1}")
+        if get_rank() == self.kill_rank and not self.mid_write:
+            _kill_self(runner.work_dir)
+
+
+def _kill_self(work_dir: str) -> None:
+    """``kill -9`` of this process, after noting the time in ``<work_dir>/killed_at.json``."""
+    _dump(osp.join(work_dir, "killed_at.json"), time.time())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _kill_in_next_checkpoint_write(hook: LossRecorderHook, work_dir: str) -> None:
+    """The checkpoint of iteration ``hook.crash_after`` is cut: half its bytes reach the temporary file,
+    then this process gets ``SIGKILL`` (earlier checkpoints are written normally)."""
+    from segformers.engine import checkpoint as ckpt
+
+    real_put = ckpt.AtomicLocalBackend.put
+
+    def put(backend, obj: bytes, filepath) -> None:  # noqa: ANN001
+        if not str(filepath).endswith(f"iter_{hook.crash_after}.pth"):
+            return real_put(backend, obj, filepath)
+        fd, _ = tempfile.mkstemp(prefix=f".{osp.basename(str(filepath))}.", suffix=".tmp",
+                                 dir=osp.dirname(str(filepath)))  # as atomic_write names it
+        os.write(fd, obj[: len(obj) // 2])
+        _kill_self(work_dir)
+
+    ckpt.AtomicLocalBackend.put = put
 
 
 @HOOKS.register_module(force=True)

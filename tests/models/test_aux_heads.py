@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from segformers.apis import build_model
 from segformers.models.aux_heads import PixelClassificationHead, semantic_targets
-from segformers.structures import Targets
+from segformers.structures import ShapeSpec, Targets
 
 from tests.models.test_segmentor import M2F_TINY, samples, tiny
 
@@ -29,7 +29,8 @@ def test_semantic_targets_paint_segments_in_order_and_ignore_the_rest():
 
 def test_loss_is_the_cross_entropy_of_upsampled_logits():
     torch.manual_seed(0)
-    head = PixelClassificationHead(in_channels=6, num_classes=3, num_convs=1, channels=8, loss_weight=0.5)
+    head = PixelClassificationHead(input_shape={"mask_features": ShapeSpec(6, 4)}, num_classes=3, num_convs=1,
+                                   channels=8, loss_weight=0.5)
     x = torch.randn(2, 6, 4, 4)
     g = torch.Generator().manual_seed(1)
     targets = [Targets(torch.tensor([0, 2]), torch.rand(2, 16, 16, generator=g) > 0.5) for _ in range(2)]
@@ -41,11 +42,11 @@ def test_loss_is_the_cross_entropy_of_upsampled_logits():
     assert valid.any() and not valid.all()
     torch.testing.assert_close(loss, 0.5 * manual)
     with pytest.raises(ValueError, match="num_convs must be >= 0"):
-        PixelClassificationHead(in_channels=6, num_classes=3, num_convs=-1)
+        PixelClassificationHead(input_shape={"mask_features": ShapeSpec(6, 4)}, num_classes=3, num_convs=-1)
 
 
 def test_all_ignored_pixels_give_a_zero_loss_that_still_backpropagates():
-    head = PixelClassificationHead(in_channels=4, num_classes=3)
+    head = PixelClassificationHead(input_shape={"mask_features": ShapeSpec(4, 4)}, num_classes=3)
     empty = Targets(torch.zeros(0, dtype=torch.long), torch.zeros(0, 8, 8, dtype=torch.bool))
     loss = head.loss(torch.randn(1, 4, 2, 2), [empty])["loss_aux_sem"]
     loss.backward()

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from segformers.models.layers.point_sample import point_sample, uncertain_point_coords
-from segformers.models.matchers import ClassCost, DiceCost, HungarianMatcher, MaskBCECost, MaskFocalCost
+from segformers.models.matchers import ClassCost, DiceCost, HungarianMatcher, MaskBCECost, MaskFocalCost, MatchInputs
 from segformers.registry import MATCHERS
 from segformers.structures import Targets
 
@@ -89,10 +89,10 @@ def test_costs_equal_brute_force_per_pair():
     logits, labels = torch.randn(5, 4, generator=g), torch.tensor([2, 0, 3])
     pred, tgt = torch.randn(5, 30, generator=g) * 3, torch.rand(3, 30, generator=g)
     tgt[:2] = (tgt[:2] > 0.5).float()  # binary rows plus one fractional row (bilinear GT at points)
-    kw = dict(class_logits=logits, labels=labels, mask_logits=pred, masks=tgt)
+    inputs = MatchInputs.from_rows(logits, labels, pred, tgt)
     costs = {
-        "class": ClassCost(weight=2.0)(**kw), "bce": MaskBCECost(weight=5.0)(**kw),
-        "focal": MaskFocalCost(weight=20.0)(**kw), "dice": DiceCost(weight=3.0)(**kw),
+        "class": ClassCost(weight=2.0)(inputs), "bce": MaskBCECost(weight=5.0)(inputs),
+        "focal": MaskFocalCost(weight=20.0)(inputs), "dice": DiceCost(weight=3.0)(inputs),
     }
     for q in range(5):
         for n in range(3):

@@ -12,6 +12,7 @@ from segformers.models.pixel_decoders import (
 )
 from segformers.models.pixel_decoders.transformer_encoder import DetrEncoderLayer
 from segformers.registry import PIXEL_DECODERS
+from segformers.structures import ShapeSpec
 
 STRIDES = {"res2": 4, "res3": 8, "res4": 16, "res5": 32}
 RESNET = {"res2": 256, "res3": 512, "res4": 1024, "res5": 2048}
@@ -22,13 +23,18 @@ SMALL = dict(conv_dim=32, mask_dim=16)
 SMALL_ENC = dict(transformer_enc_layers=2, transformer_nheads=4, transformer_dim_feedforward=40)
 
 
+def spec(channels: dict, strides: dict = STRIDES) -> dict[str, ShapeSpec]:
+    """A backbone's ``output_shape()`` with these channels and strides."""
+    return {k: ShapeSpec(c, strides[k]) for k, c in channels.items()}
+
+
 def tiny_features(batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return {k: torch.randn(batch, TINY[k], *ODD_SIZES[k], generator=g) for k in TINY}
 
 
 def build(name: str, channels: dict = TINY, **kwargs):
-    default_args = dict(in_channels=channels, in_strides=STRIDES)
+    default_args = dict(input_shape=spec(channels))
     return PIXEL_DECODERS.build(dict(type=name, **kwargs), default_args=default_args)
 
 
@@ -47,11 +53,13 @@ def test_output_contract_on_odd_sizes(name, kwargs, encoder):
         out = decoder(tiny_features())
     assert out.mask_features.shape == (2, 16, 17, 23)
     assert [tuple(f.shape) for f in out.multi_scale_features] == [(2, 32, 3, 3), (2, 32, 5, 6), (2, 32, 9, 12)]
-    assert decoder.mask_dim == 16 and decoder.multi_scale_channels == 32 and decoder.num_multi_scale_levels == 3
+    shapes = decoder.output_shape()
+    assert shapes["mask_features"] == ShapeSpec(16, 4)
+    assert shapes["multi_scale"] == [ShapeSpec(32, s) for s in (32, 16, 8)]
     if encoder:
-        assert decoder.encoder_channels == 32 and out.encoder_features.shape == (2, 32, 3, 3)
+        assert shapes["encoder"] == ShapeSpec(32, 32) and out.encoder_features.shape == (2, 32, 3, 3)
     else:
-        assert decoder.encoder_channels is None and out.encoder_features is None
+        assert "encoder" not in shapes and out.encoder_features is None
     assert all(torch.isfinite(t).all() for t in [out.mask_features, *out.multi_scale_features])
     assert out.mask_features.std() > 1e-3
 
@@ -69,12 +77,12 @@ def test_output_contract_on_odd_sizes(name, kwargs, encoder):
     ],
 )
 def test_parameter_counts_match_official(cls, channels, expected):
-    decoder = cls(in_channels=channels, in_strides=STRIDES)
+    decoder = cls(input_shape=spec(channels))
     assert sum(p.numel() for p in decoder.parameters()) == expected
 
 
 def test_official_state_dict_names():
-    m2f = MSDeformAttnPixelDecoder(in_channels=TINY, in_strides=STRIDES, **SMALL, **SMALL_ENC)
+    m2f = MSDeformAttnPixelDecoder(input_shape=spec(TINY), **SMALL, **SMALL_ENC)
     keys = set(m2f.state_dict())
     assert {"input_proj.0.0.weight", "input_proj.2.1.bias", "transformer.level_embed", "adapter_1.weight",
             "adapter_1.norm.weight", "layer_1.norm.bias", "mask_features.bias",
@@ -82,7 +90,7 @@ def test_official_state_dict_names():
             "transformer.encoder.layers.0.norm2.weight"} <= keys
     assert m2f.input_proj[0][0].in_channels == TINY["res5"] and m2f.input_proj[2][0].in_channels == TINY["res3"]
     assert m2f.mask_features.kernel_size == (1, 1)
-    te = TransformerEncoderPixelDecoder(in_channels=TINY, in_strides=STRIDES, **SMALL, **SMALL_ENC)
+    te = TransformerEncoderPixelDecoder(input_shape=spec(TINY), **SMALL, **SMALL_ENC)
     keys = set(te.state_dict())
     assert {"input_proj.weight", "input_proj.bias", "layer_4.weight", "layer_4.norm.weight", "adapter_3.weight",
             "transformer.encoder.layers.1.self_attn.in_proj_weight",
@@ -93,14 +101,14 @@ def test_official_state_dict_names():
 
 def test_bad_configuration_errors():
     with pytest.raises(ValueError, match=r"asks for \['res5'\].*provides \['res2', 'res3', 'res4'\]"):
-        FPNPixelDecoder(in_channels={k: TINY[k] for k in ("res2", "res3", "res4")}, in_strides=STRIDES)
+        FPNPixelDecoder(input_shape=spec({k: TINY[k] for k in ("res2", "res3", "res4")}))
     with pytest.raises(ValueError, match="num_multi_scale_levels=5"):
-        FPNPixelDecoder(in_channels=TINY, in_strides=STRIDES, num_multi_scale_levels=5, **SMALL)
+        FPNPixelDecoder(input_shape=spec(TINY), num_multi_scale_levels=5, **SMALL)
     with pytest.raises(ValueError, match="common_stride 2 needs 2 in_features finer than stride 8"):
-        MSDeformAttnPixelDecoder(in_channels=TINY, in_strides=STRIDES, common_stride=2, **SMALL)
+        MSDeformAttnPixelDecoder(input_shape=spec(TINY), common_stride=2, **SMALL)
     with pytest.raises(ValueError, match="common_stride 4 needs 1 in_features finer than stride 8"):
         MSDeformAttnPixelDecoder(
-            in_channels=TINY, in_strides=STRIDES, in_features=["res3", "res4", "res5"], **SMALL
+            input_shape=spec(TINY), in_features=["res3", "res4", "res5"], **SMALL
         )
 
 
@@ -111,7 +119,7 @@ def test_msdeformattn_stride_2_mask_features_from_a_stem_level():
     sizes = {"stem": (32, 40), "res2": (16, 20), "res3": (8, 10), "res4": (4, 5)}
     feats = {k: torch.randn(2, chans[k], *sizes[k], generator=g) for k in chans}
     pd = MSDeformAttnPixelDecoder(
-        in_channels=chans, in_strides=strides, in_features=list(chans), common_stride=2,
+        input_shape=spec(chans, strides), in_features=list(chans), common_stride=2,
         transformer_in_features=["res2", "res3", "res4"], **SMALL, **SMALL_ENC,
     )
     out = pd(feats)
@@ -155,7 +163,7 @@ def test_detr_encoder_layer_matches_explicit_math(pre_norm):
 
 def test_transformer_encoder_decoder_wiring():
     torch.manual_seed(0)
-    decoder = TransformerEncoderPixelDecoder(in_channels=TINY, in_strides=STRIDES, **SMALL, **SMALL_ENC).eval()
+    decoder = TransformerEncoderPixelDecoder(input_shape=spec(TINY), **SMALL, **SMALL_ENC).eval()
     feats = tiny_features()
     with torch.no_grad():
         out = decoder(feats)
@@ -167,7 +175,7 @@ def test_transformer_encoder_decoder_wiring():
 
 def test_msdeformattn_runs_fp32_under_autocast():
     torch.manual_seed(0)
-    decoder = MSDeformAttnPixelDecoder(in_channels=TINY, in_strides=STRIDES, **SMALL, **SMALL_ENC).eval()
+    decoder = MSDeformAttnPixelDecoder(input_shape=spec(TINY), **SMALL, **SMALL_ENC).eval()
     feats = {k: v.bfloat16() for k, v in tiny_features().items()}
     with torch.no_grad():
         ref = decoder({k: v.float() for k, v in feats.items()})
@@ -219,8 +227,7 @@ def converted(hf_model, feats):
     """Our decoder built from the saved HF config, loaded from the saved HF weights (strictly)."""
     state, config = hf_utils.hf_saved_state_dict(hf_model)
     cfg = hf_pixel_decoder_cfg(config)
-    ours = PIXEL_DECODERS.build(cfg, default_args=dict(
-        in_channels={k: v.shape[1] for k, v in feats.items()}, in_strides=STRIDES))
+    ours = PIXEL_DECODERS.build(cfg, default_args=dict(input_shape=spec({k: v.shape[1] for k, v in feats.items()})))
     ours.load_state_dict(convert_hf_pixel_decoder(state, config, HF_PIXEL_DECODER_PREFIX), strict=True)
     assert not [k for k in state if k.startswith(HF_PIXEL_DECODER_PREFIX)]  # every decoder key was consumed
     return ours.eval(), cfg

@@ -129,23 +129,25 @@ def test_inference_wrapper_semantic_crop_and_thing_error():
     pan = MaskFormerInference(semantic_on=False, panoptic_on=True)
     with pytest.raises(ValueError, match="thing_ids"):
         pan(cls, masks, {"img_shape": (24, 20)})
-    res = pan(cls, masks, {"img_shape": (24, 20), "thing_ids": [0]})
+    pan.thing_ids = [0]  # what MaskFormer.set_dataset_meta sets from the dataset's is_thing
+    res = pan(cls, masks, {"img_shape": (24, 20)})
     assert res["panoptic_seg"][0].shape == (24, 20)
 
 
 def test_inference_wrapper_resizes_low_res_masks_to_the_padded_input():
     cls, low = _inputs(3)  # masks [Q, 24, 20] stand for low-resolution decoder logits
     pad = (48, 40)
-    meta = {"img_shape": (44, 36), "ori_shape": (22, 18), "batch_input_shape": pad, "thing_ids": [0, 1]}
+    meta = {"img_shape": (44, 36), "ori_shape": (22, 18), "batch_input_shape": pad}
     up = F.interpolate(low[None], size=pad, mode="bilinear", align_corners=False)[0]
-    post = MaskFormerInference(semantic_on=True, panoptic_on=True, instance_on=True, topk_per_image=10)
+    post = MaskFormerInference(semantic_on=True, panoptic_on=True, instance_on=True, topk_per_image=10,
+                               thing_ids=[0, 1])
     got, ref = post(cls, low, meta), post(cls, up, meta)
     assert got["sem_seg"].shape == (5, 22, 18)
     assert torch.equal(got["sem_seg"], ref["sem_seg"])
     assert torch.equal(got["panoptic_seg"][0], ref["panoptic_seg"][0])
     assert torch.equal(got["instances"]["masks"], ref["instances"]["masks"])
     # no batch_input_shape: the masks are taken as given (already at the padded size)
-    assert post(cls, low, {"img_shape": (24, 20), "thing_ids": [0]})["sem_seg"].shape == (5, 24, 20)
+    assert post(cls, low, {"img_shape": (24, 20)})["sem_seg"].shape == (5, 24, 20)
 
 
 def test_matrix_nms_decays_same_class_duplicates_only():
@@ -176,3 +178,10 @@ def test_instance_matrix_nms_option():
     assert torch.isclose(nms["scores"].max(), plain["scores"].max())  # the top instance is never decayed
     with pytest.raises(ValueError, match="instance_matrix_nms_sigma"):
         MaskFormerInference(instance_on=True, instance_matrix_nms_sigma=0.0)
+
+
+def test_instance_matrix_nms_with_no_thing_candidate():
+    """Every top-k pair of a stuff class: no instance is left, and matrix NMS has nothing to decay."""
+    cls, masks = _inputs(3)
+    out = instance_inference(cls, masks, topk=5, thing_ids=[], matrix_nms_sigma=2.0)
+    assert out["scores"].shape == (0,) and out["masks"].shape[0] == 0 and out["labels"].shape == (0,)

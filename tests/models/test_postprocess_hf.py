@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from segformers.models.postprocess_hf import HFImageProcessorInference, crop_low_res
+from segformers.models.postprocess import HFImageProcessorInference, crop_low_res
 from segformers.processing import postprocess as hf_post
 from segformers.registry import POSTPROCESSORS
 
@@ -94,11 +94,13 @@ def test_panoptic_fuses_stuff_from_thing_ids_and_matches_processor():
                       "score": s["score"]} for s in ref["segments_info"]]
 
 
-def test_panoptic_thing_ids_from_metainfo_and_explicit_fuse():
+def test_panoptic_thing_ids_from_dataset_meta_and_explicit_fuse():
     cls, masks = logits(6)
-    meta = dict(META, thing_ids=[0, 1, 2])
+    meta = dict(META)
     post = HFImageProcessorInference(semantic_on=False, panoptic_on=True, threshold=0.3)
-    assert post._fuse_ids(K, post._known_thing_ids(meta)) == [3, 4]
+    assert post._fuse_ids(K, post.thing_ids) is None
+    post.thing_ids = [0, 1, 2]  # what MaskFormer.set_dataset_meta sets from the dataset's is_thing
+    assert post._fuse_ids(K, post.thing_ids) == [3, 4]
     assert post._fuse_ids(K, None) is None
     explicit = HFImageProcessorInference(semantic_on=False, panoptic_on=True, label_ids_to_fuse=[4])
     assert explicit._fuse_ids(K, [0]) == [4]

@@ -6,6 +6,8 @@ import torch
 from mmengine.config import Config
 
 from segformers.apis import build_model
+from segformers.models.backbones import ResNet
+from segformers.models.pixel_decoders import FPNPixelDecoder
 from segformers.structures import SegDataSample, Targets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +18,7 @@ TINY = {
     "model.pixel_decoder.conv_dim": 32, "model.pixel_decoder.mask_dim": 32,
     "model.transformer_decoder.hidden_dim": 32, "model.transformer_decoder.num_queries": 6,
     "model.transformer_decoder.nheads": 2, "model.transformer_decoder.dim_feedforward": 64,
-    "model.postprocessor.topk_per_image": 10,
+    "model.postprocessor.topk_per_image": 10, "model.postprocessor.thing_ids": [0, 1],
 }
 M2F_TINY = {**TINY, "model.pixel_decoder.transformer_enc_layers": 1, "model.pixel_decoder.transformer_nheads": 2,
             "model.pixel_decoder.transformer_dim_feedforward": 64, "model.transformer_decoder.dec_layers": 3,
@@ -34,7 +36,7 @@ def samples(shapes, num_segments=(3, 0)) -> list[SegDataSample]:
     g = torch.Generator().manual_seed(0)
     out = []
     for (h, w), n in zip(shapes, num_segments):
-        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(2 * h, 2 * w), thing_ids=[0, 1]))
+        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(2 * h, 2 * w)))
         s.gt = Targets(torch.randint(0, 5, (n,), generator=g), torch.rand(n, h, w, generator=g) > 0.5)
         out.append(s)
     return out
@@ -89,3 +91,42 @@ def test_swap_pixel_decoder_by_name_only():
     model = build_model(cfg)
     out = model(torch.randn(1, 3, 64, 64), mode="tensor")
     assert out.pred_logits.shape == (1, 6, 6)
+
+
+def test_build_checks_the_declared_multi_scale_order():
+    class CoarsestLast(FPNPixelDecoder):
+        def output_shape(self):
+            shapes = super().output_shape()
+            return dict(shapes, multi_scale=shapes["multi_scale"][::-1])
+
+    cfg = tiny("mask2former_r50.py", M2F_TINY)
+    cfg.model.pixel_decoder = dict(type=CoarsestLast, conv_dim=32, mask_dim=32)
+    with pytest.raises(ValueError, match=r"pixel decoder CoarsestLast: multi_scale levels must be ordered low -> high "
+                                         r"resolution .* got strides \[8, 16, 32\]"):
+        build_model(cfg)
+
+
+def test_size_divisor_must_be_a_multiple_of_the_backbone_size_divisibility():
+    class Needs32(ResNet):
+        def __init__(self, **kwargs) -> None:  # noqa: ANN003
+            super().__init__(**kwargs)
+            self.size_divisibility = 32
+
+    cfg = tiny("mask2former_r50.py", M2F_TINY)
+    cfg.model.backbone.type = Needs32
+    cfg.model.data_preprocessor.size_divisor = 8
+    with pytest.raises(ValueError, match=r"size_divisor=8 is not a multiple of backbone Needs32's "
+                                         r"size_divisibility=32.*size_divisor to a multiple of 32"):
+        build_model(cfg)
+    cfg.model.data_preprocessor.size_divisor = 64
+    assert build_model(cfg).backbone.size_divisibility == 32
+
+
+def test_the_backbones_need_no_padding():
+    """ResNet and Swin declare size_divisibility 1: an unpadded 50 x 70 batch runs end to end."""
+    cfg = tiny("mask2former_r50.py", {**M2F_TINY, "model.data_preprocessor.size_divisor": 1})
+    model = build_model(cfg).eval()
+    assert model.backbone.size_divisibility == 1
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 50, 70), mode="tensor")
+    assert out.pred_masks.shape == (1, 6, 13, 18) and torch.isfinite(out.pred_masks).all()

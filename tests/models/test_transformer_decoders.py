@@ -1,23 +1,33 @@
 """Transformer decoders: shapes, parameter counts, masked attention, and parity with Hugging Face."""
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
+from segformers.checkpoint.hf import hf_criterion_cfg
 from segformers.checkpoint.hf_transformer_decoders import convert_hf_transformer_decoder, hf_transformer_decoder_cfg
 from segformers.models.layers.attention import MultiheadAttention
 from segformers.models.transformer_decoders import masked_attention_mask
 from segformers.registry import TRANSFORMER_DECODERS
+from segformers.structures import ShapeSpec
+
+
+def input_shape(in_channels: int, mask_dim: int) -> dict:
+    """A spec bank whose ``res5`` and three ``multi_scale`` levels have ``in_channels``."""
+    return {"res5": ShapeSpec(in_channels, 32), "multi_scale": [ShapeSpec(in_channels, s) for s in (32, 16, 8)],
+            "mask_features": ShapeSpec(mask_dim, 4)}
 
 
 def _m2f(**kw):
-    cfg = dict(type="MultiScaleMaskedTransformerDecoder", num_classes=5, in_channels=24, mask_dim=8,
+    cfg = dict(type="MultiScaleMaskedTransformerDecoder", num_classes=5, input_shape=input_shape(24, 8),
                hidden_dim=16, num_queries=6, nheads=2, dim_feedforward=32, dec_layers=4)
     return TRANSFORMER_DECODERS.build({**cfg, **kw}).eval()
 
 
 def _mf(**kw):
-    cfg = dict(type="StandardTransformerDecoder", num_classes=5, in_channels=24, mask_dim=8,
+    cfg = dict(type="StandardTransformerDecoder", num_classes=5, input_shape=input_shape(24, 8),
                hidden_dim=16, num_queries=6, nheads=2, dim_feedforward=32, dec_layers=3)
     return TRANSFORMER_DECODERS.build({**cfg, **kw}).eval()
 
@@ -45,18 +55,19 @@ def test_masked_decoder_returns_layers_plus_one_predictions():
 
 def test_masked_decoder_default_is_official_nine_layers():
     dec = TRANSFORMER_DECODERS.build(
-        dict(type="MultiScaleMaskedTransformerDecoder", num_classes=3, in_channels=256, mask_dim=256))
+        dict(type="MultiScaleMaskedTransformerDecoder", num_classes=3, input_shape=input_shape(256, 256)))
     assert len(dec.transformer_cross_attention_layers) == 9 and len(dec.input_proj) == 3
     assert not any(k.startswith("input_proj") for k in dec.state_dict())  # identity projections
 
 
-def test_standard_decoder_deep_supervision_and_final_prediction_agree():
+def test_standard_decoder_returns_every_layer_and_the_last_is_the_final_prediction():
     torch.manual_seed(0)
     deep = _mf()
-    single = _mf(deep_supervision=False)
-    single.load_state_dict(deep.state_dict())
     feats, mask_features = _ms_inputs()
-    out_deep, out_single = deep(feats[:1], mask_features), single(feats[:1], mask_features)
+    out_deep = deep(feats[:1], mask_features)
+    stack = deep.transformer["decoder"]  # the last layer only, as tools/analysis/complexity.py counts it
+    stack.forward = partial(stack.forward, intermediate=False)
+    out_single = deep(feats[:1], mask_features)
     assert deep.in_feature == "res5" and deep.num_feature_levels == 1
     assert len(out_deep) == 3 and len(out_single) == 1
     assert out_deep.pred_logits.shape == (2, 6, 6) and out_deep.pred_masks.shape == (2, 6, 16, 24)
@@ -101,9 +112,9 @@ def _num_params(module):
 
 def test_parameter_counts_match_official():
     m2f = TRANSFORMER_DECODERS.build(
-        dict(type="MultiScaleMaskedTransformerDecoder", num_classes=133, in_channels=256, mask_dim=256))
+        dict(type="MultiScaleMaskedTransformerDecoder", num_classes=133, input_shape=input_shape(256, 256)))
     mf = TRANSFORMER_DECODERS.build(
-        dict(type="StandardTransformerDecoder", num_classes=150, in_channels=2048, mask_dim=256))
+        dict(type="StandardTransformerDecoder", num_classes=150, input_shape=input_shape(2048, 256)))
     assert _num_params(m2f) == 14_493_062
     assert _num_params(mf) == 10_259_351
 
@@ -225,7 +236,7 @@ def test_mask2former_parity_with_hf(feature_size, enforce, pre_norm):
     cfg = hf_transformer_decoder_cfg(config)
     assert cfg["dec_layers"] == 4 and cfg["nheads"] == 4 and cfg["enforce_input_project"] == enforce
     ours = TRANSFORMER_DECODERS.build(
-        dict(cfg, num_classes=len(config["id2label"]), in_channels=feature_size, mask_dim=24)).eval()
+        dict(cfg, num_classes=len(config["id2label"]), input_shape=input_shape(feature_size, 24))).eval()
     ours.load_state_dict(convert_hf_transformer_decoder(state, config, prefix=""))
     assert not [k for k in state if k.startswith(("model.transformer_module", "class_predictor"))]
     assert any(k.startswith("input_proj") for k in ours.state_dict()) == enforce
@@ -267,11 +278,12 @@ def test_maskformer_parity_with_hf():
 
     state, config = _hf_state_and_config(hf)
     cfg = hf_transformer_decoder_cfg(config)
-    assert cfg["dec_layers"] == 3 and cfg["deep_supervision"] and cfg["dropout"] == 0.1
+    assert cfg["dec_layers"] == 3 and cfg["dropout"] == 0.1
+    assert hf_criterion_cfg(config, "maskformer")["deep_supervision"]  # use_auxiliary_loss: the criterion's
     x, mask_features = captured["x"], hf_out.pixel_decoder_last_hidden_state
     assert x.shape == (2, 128, 2, 3)  # the backbone's last (1/32) feature
     ours = TRANSFORMER_DECODERS.build(
-        dict(cfg, num_classes=len(config["id2label"]), in_channels=x.shape[1], mask_dim=24)).eval()
+        dict(cfg, num_classes=len(config["id2label"]), input_shape=input_shape(x.shape[1], 24))).eval()
     ours.load_state_dict(convert_hf_transformer_decoder(state, config, prefix=""))
     assert not [k for k in state if k.startswith(("model.transformer_module", "class_predictor", "mask_embedder"))]
 
@@ -316,4 +328,4 @@ def test_hf_conversion_errors_and_plain_config():
                        hidden_dim=256, num_queries=100, nheads=8, dim_feedforward=2048, dec_layers=9,
                        pre_norm=False, enforce_input_project=False, dropout=0.0, mask_embed_layers=3)
     mf = hf_transformer_decoder_cfg({"model_type": "maskformer", "decoder_config": {"decoder_layers": 6}})
-    assert mf["dec_layers"] == 6 and mf["hidden_dim"] == 256 and mf["deep_supervision"] is False
+    assert mf["dec_layers"] == 6 and mf["hidden_dim"] == 256 and "deep_supervision" not in mf  # the criterion's

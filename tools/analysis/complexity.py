@@ -179,10 +179,11 @@ def build(config: str, aux_heads: bool = False) -> tuple[Any, nn.Module]:
     from segformers.apis import build_model, load_config
 
     cfg = load_config(config)
-    decoder = cfg.model.transformer_decoder
-    if not aux_heads and decoder.get("type") == "StandardTransformerDecoder":
-        decoder.deep_supervision = False
     model = build_model(cfg).eval()
+    if not aux_heads and type(model.transformer_decoder).__name__ == "StandardTransformerDecoder":
+        # the decoders return every layer; counted the paper's way, the DETR stack gives the last one only
+        stack = model.transformer_decoder.transformer["decoder"]
+        stack.forward = partial(stack.forward, intermediate=False)
     return cfg, model
 
 

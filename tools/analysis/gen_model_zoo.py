@@ -7,7 +7,10 @@ Usage:
 Parameters are counted on the meta device (seconds for the whole zoo). FLOPs are counted with
 ``tools/analysis/complexity.py`` (real tensors on CPU: about a minute per COCO-size model, an hour or
 two for the zoo); ``--cache`` keeps the measurements in a JSON file so an interrupted run resumes and
-``--no-flops`` regenerates the tables from the cache alone.
+``--no-flops`` regenerates the tables from the cache alone. The page as committed comes from
+``--cache tools/analysis/model_zoo_measured.json --no-flops``; that file's FLOPs are the page's own
+(read back at its 0.1G precision, re-measured for the 7 models whose percentage that rounding moved).
+The commands under each table come from ``zoo_commands.py``.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from zoo_commands import pretrained_section, render_commands  # noqa: E402
+
 METAFILES = ("metafiles/mask2former.yml", "metafiles/maskformer.yml")
 
 INTRO = """# Model zoo
@@ -34,7 +39,8 @@ Every released MaskFormer and Mask2Former model has a config here. This page is 
 (published numbers, transcribed from the official model zoos and papers) and our own measurements:
 **Params (ours)** counts the parameters of the built config, **FLOPs (ours)** is
 `python tools/analysis/complexity.py CONFIG` on the input given in the last column.
-Weights are the official detectron2 files (not converted here).
+Weights are the official detectron2 files; below each table, the commands that reproduce every
+published number of its rows from them (section "Reproducing a published number").
 
 ## Config names
 
@@ -87,12 +93,31 @@ mask AP, since MaskFormer predicts no instances.
   configs/maskformer/maskformer_r50_64xb1-554k_coco-panoptic.py --aux-heads`: 173.8G vs 181G): they
   appear to include them, unlike the paper's ADE20K numbers.
 
-## Known gaps
+## Reproducing a published number
 
-* `backbone_checkpoint` in each config names the ImageNet weights the official run started from;
-  nothing loads them automatically yet, and the official detectron2 weights are not converted here.
-* ADE20K-Full class names are placeholders (`ade20k-full-000`, ...): pass the 847 names through
-  `metainfo` or `metainfo_file` when they matter.
+Given the dataset under the config's `data_root` (`docs/datasets.md`) and the official weights, each
+row's commands (under its table) are:
+
+* **weights**: download the official `model_final_*.pkl` and convert it, checked key by key against the
+  config: `python tools/convert_checkpoint.py official checkpoints/model_final_*.pkl checkpoints/<config name>
+  --config CONFIG` writes `checkpoints/<config name>/model.pth`;
+* **single-scale numbers** (PQ, AP, mIoU, ...): `python tools/test.py CONFIG checkpoints/<config name>/model.pth`
+  runs the config's test evaluators, the official ones (`tools/dist_test.sh CONFIG CKPT 8` or
+  `tools/slurm_test.sh PARTITION JOB CONFIG CKPT` on several GPUs). `AP_pan` and `mIoU_pan` are the
+  panoptic model's instance AP (`segm/AP`, Cityscapes `cityscapes/AP`) and semantic mIoU (`sem_seg/mIoU`);
+* **mIoU (ms+flip)** (`mIoU_ms`): the same with `--tta`, the official multi-scale + flip test (the dataset
+  config's `tta_pipeline`: ADE20K, COCO-Stuff and Cityscapes use the official `TEST.AUG` scales,
+  0.5-1.75 x the test size with flips; Mapillary 0.5 / 1.0 / 1.5, which no official config records);
+* **AP^boundary** (`AP_boundary`, Mask2Former COCO instance): the same with
+  `--cfg-options test_evaluator.boundary_ap=True` (Boundary IoU, dilation ratio 0.02, printed as
+  `segm/AP_boundary`);
+* **training** the model itself from its ImageNet backbone (section "Pretrained backbones"):
+  `tools/dist_train.sh CONFIG 8` on one 8-GPU machine, `GPUS=16` / `GPUS=64 tools/slurm_train.sh
+  PARTITION JOB CONFIG WORK_DIR` for the Swin-L and MaskFormer COCO panoptic runs, then the test commands
+  on the last checkpoint.
+
+These commands need the full datasets and GPUs: none of the published numbers has been re-measured
+in this repository yet; the tests check that each command's config, flags and evaluators exist.
 """
 
 
@@ -180,13 +205,20 @@ def summary(models: list[dict], measured: dict) -> list[str]:
     return lines + [""]
 
 
+def _data_root(m: dict) -> str:
+    """The test dataset folder of a model's config."""
+    from segformers.apis import load_config
+
+    return load_config(ROOT / m["Config"]).test_dataloader.dataset.data_root
+
+
 def render(models: list[dict], measured: dict) -> str:
     """The markdown page: the intro, the summary, then one table per family / dataset / task."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for m in models:
         res = m["Results"][0]
         groups[(m["In Collection"], res["Dataset"], res["Task"])].append(m)
-    lines = [INTRO, *summary(models, measured)]
+    lines = [INTRO, *pretrained_section(models), *summary(models, measured)]
     family = None
     for (fam, dataset, task), items in groups.items():
         if fam != family:
@@ -198,6 +230,7 @@ def render(models: list[dict], measured: dict) -> str:
                   "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(_row(m, measured.get(m["Config"], {}))) + " |" for m in items]
         lines.append("")
+        lines += render_commands(items, _data_root(items[0]))
     return "\n".join(lines)
 
 

@@ -23,8 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from segformers.apis import init_model, inference  # noqa: E402
-from segformers.apis.inference import dataset_meta  # noqa: E402
+from segformers.apis import init_model, inference, predictor_of  # noqa: E402
 from segformers.evaluation.coco_metric import CocoInstanceMetric, coco_mask_eval, encode_instances  # noqa: E402
 
 
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     model = init_model(args.config, args.checkpoint)
     # the instance metric's own label -> category id mapping and detection records
     metric = CocoInstanceMetric(ann_file=str(root / "annotations" / f"instances_{args.split}.json"))
-    metric.dataset_meta = dataset_meta(model.cfg)
+    metric.dataset_meta = predictor_of(model).meta
     coco, cat_ids = metric.coco, metric.label_to_category()
     img_ids = sorted(coco.getImgIds())[: args.num or None]
     images = [np.asarray(Image.open(root / args.split / coco.imgs[i]["file_name"]).convert("RGB")) for i in img_ids]

@@ -26,6 +26,20 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 
+# Multi-scale + flip test (`tools/test.py CONFIG CKPT --tta`), the official `TEST.AUG`: short side
+# 0.5-1.75 x 512, long side <= 3584, each view also flipped; the views' semantic scores are averaged
+# (segformers.models.tta).
+tta_model = dict(type='SemanticTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', short_edge_length=s, max_size=3584) for s in (256, 384, 512, 640, 768, 896)],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadSegAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+
 train_dataloader = dict(
     batch_size=2,
     num_workers=4,

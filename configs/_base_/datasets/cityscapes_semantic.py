@@ -25,6 +25,21 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 
+# Multi-scale + flip test (`tools/test.py CONFIG CKPT --tta`), the official `TEST.AUG`: short side
+# 0.5-1.75 x 1024, long side <= 4096, each view also flipped; the views' semantic scores are averaged
+# (segformers.models.tta).
+tta_model = dict(type='SemanticTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', short_edge_length=s, max_size=4096)
+         for s in (512, 768, 1024, 1280, 1536, 1792)],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadSegAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+
 train_dataloader = dict(
     batch_size=2,
     num_workers=4,

@@ -26,6 +26,20 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 
+# Multi-scale + flip test (`tools/test.py CONFIG CKPT --tta`), the official `TEST.AUG` (MaskFormer):
+# short side 0.5-1.75 x 640, long side <= 4480, each view also flipped; the views' semantic scores are
+# averaged (segformers.models.tta).
+tta_model = dict(type='SemanticTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', short_edge_length=s, max_size=4480) for s in (320, 480, 640, 800, 960, 1120)],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadSegAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+
 train_dataloader = dict(
     batch_size=4,
     num_workers=4,

@@ -29,6 +29,20 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 
+# Multi-scale + flip test (`tools/test.py CONFIG CKPT --tta`): the official configs set no `TEST.AUG`; the
+# MaskFormer model zoo's Mapillary numbers use scales 0.5, 1.0, 1.5 of the test size (official.md §1.9),
+# i.e. short = long side 1024, 2048, 3072, each view also flipped; the views' semantic scores are averaged.
+tta_model = dict(type='SemanticTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', short_edge_length=s, max_size=s) for s in (1024, 2048, 3072)],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadSegAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
+
 train_dataloader = dict(
     batch_size=2,
     num_workers=10,

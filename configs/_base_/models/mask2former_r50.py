@@ -1,6 +1,12 @@
 # Mask2Former, ResNet-50 (official.md §2.1, §3.0-§3.2, §3.6-§3.7). COCO panoptic classes by default;
 # dataset configs override model.num_classes and the postprocessor flags.
 num_classes = 133
+# One knob per concept (official TRAIN_NUM_POINTS, CLASS_WEIGHT, MASK_WEIGHT, DICE_WEIGHT): the matcher's costs
+# and the criterion's losses read the same values.
+num_points = 12544  # points per mask, for matching and for the mask losses
+class_weight = 2.0
+mask_weight = 5.0
+dice_weight = 5.0
 model = dict(
     type="MaskFormer",
     num_classes=num_classes,
@@ -46,19 +52,22 @@ model = dict(
         type="SetCriterion",
         matcher=dict(
             type="HungarianMatcher",
-            num_points=12544,
+            num_points=num_points,
             costs=[
-                dict(type="ClassCost", weight=2.0),
-                dict(type="MaskBCECost", weight=5.0),
-                dict(type="DiceCost", weight=5.0),
+                dict(type="ClassCost", weight=class_weight),
+                dict(type="MaskBCECost", weight=mask_weight),
+                dict(type="DiceCost", weight=dice_weight),
             ],
         ),
-        class_loss=dict(type="CrossEntropyLoss", loss_weight=2.0, no_object_weight=0.1),
-        mask_losses=[dict(type="MaskBCELoss", loss_weight=5.0), dict(type="DiceLoss", loss_weight=5.0)],
-        num_points=12544,
+        class_loss=dict(type="CrossEntropyLoss", loss_weight=class_weight, no_object_weight=0.1),
+        mask_losses=[
+            dict(type="MaskBCELoss", loss_weight=mask_weight),
+            dict(type="DiceLoss", loss_weight=dice_weight),
+        ],
+        num_points=num_points,
         oversample_ratio=3.0,
         importance_sample_ratio=0.75,
-        deep_supervision=True,
+        deep_supervision=True,  # the decoders return every layer; this is the one switch
     ),
     postprocessor=dict(
         type="MaskFormerInference",

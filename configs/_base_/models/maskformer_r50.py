@@ -1,5 +1,11 @@
 # MaskFormer, ResNet-50, semantic (official.md §2.8, §3.3-§3.4, §3.6-§3.7). ADE20K classes by default.
 num_classes = 150
+# One knob per concept: the matcher's costs and the criterion's losses read the same weights; MaskFormer
+# compares and supervises whole masks (no point sampling).
+num_points = None
+class_weight = 1.0
+mask_weight = 20.0  # focal
+dice_weight = 1.0
 model = dict(
     type="MaskFormer",
     num_classes=num_classes,
@@ -33,24 +39,26 @@ model = dict(
         dim_feedforward=2048,
         dec_layers=6,
         pre_norm=False,
-        deep_supervision=True,
         enforce_input_project=False,
     ),
     criterion=dict(
         type="SetCriterion",
         matcher=dict(
             type="HungarianMatcher",
-            num_points=None,
+            num_points=num_points,
             costs=[
-                dict(type="ClassCost", weight=1.0),
-                dict(type="MaskFocalCost", weight=20.0),
-                dict(type="DiceCost", weight=1.0),
+                dict(type="ClassCost", weight=class_weight),
+                dict(type="MaskFocalCost", weight=mask_weight),
+                dict(type="DiceCost", weight=dice_weight),
             ],
         ),
-        class_loss=dict(type="CrossEntropyLoss", loss_weight=1.0, no_object_weight=0.1),
-        mask_losses=[dict(type="MaskFocalLoss", loss_weight=20.0), dict(type="DiceLoss", loss_weight=1.0)],
-        num_points=None,
-        deep_supervision=True,
+        class_loss=dict(type="CrossEntropyLoss", loss_weight=class_weight, no_object_weight=0.1),
+        mask_losses=[
+            dict(type="MaskFocalLoss", loss_weight=mask_weight),
+            dict(type="DiceLoss", loss_weight=dice_weight),
+        ],
+        num_points=num_points,
+        deep_supervision=True,  # the decoders return every layer; this is the one switch
     ),
     postprocessor=dict(
         type="MaskFormerInference",

@@ -4,9 +4,9 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/ade20k.py",
     "../../_base_/schedules/schedule_poly_160k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 150
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
     postprocessor=dict(semantic_on=True, instance_on=False, panoptic_on=False),
 )

@@ -4,11 +4,10 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/cityscapes_semantic.py",
     "../../_base_/schedules/schedule_poly_90k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 19
 model = dict(
     num_classes=num_classes,
-    backbone=dict(norm="SyncBN"),
+    backbone=dict(norm="SyncBN", init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     postprocessor=dict(semantic_on=True, instance_on=False, panoptic_on=False),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

@@ -4,11 +4,10 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/cityscapes_instance.py",
     "../../_base_/schedules/schedule_poly_90k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 8
 model = dict(
     num_classes=num_classes,
-    backbone=dict(norm="SyncBN"),
+    backbone=dict(norm="SyncBN", init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     postprocessor=dict(semantic_on=False, instance_on=True, panoptic_on=False),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

@@ -5,11 +5,10 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/cityscapes_panoptic.py",
     "../../_base_/schedules/schedule_poly_90k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 19
 model = dict(
     num_classes=num_classes,
     backbone=dict(norm="SyncBN"),
-    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=list(range(11, 19))),
+    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

@@ -8,6 +8,6 @@ _base_ = [
 num_classes = 133
 model = dict(
     num_classes=num_classes,
-    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=list(range(80))),
+    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")  # SOLVER.AMP.ENABLED

@@ -5,11 +5,10 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/coco_panoptic.py",
     "../../_base_/schedules/schedule_multistep_368750.py", "../../_base_/default_runtime.py",
 ]
-# ImageNet initialisation of the official run (segformers does not load it automatically).
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 133
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
-    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True, thing_ids=list(range(80))),
+    postprocessor=dict(semantic_on=True, instance_on=True, panoptic_on=True),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")  # SOLVER.AMP.ENABLED

@@ -5,9 +5,9 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/mapillary_semantic.py",
     "../../_base_/schedules/schedule_poly_300k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 65
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
     postprocessor=dict(semantic_on=True, instance_on=False, panoptic_on=False, object_mask_threshold=0.0),
 )

@@ -6,14 +6,10 @@ _base_ = [
     "../../_base_/models/mask2former_r50.py", "../../_base_/datasets/mapillary_panoptic.py",
     "../../_base_/schedules/schedule_poly_300k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 65
-# contiguous ids of the 37 Mapillary Vistas thing classes (dataset metainfo `is_thing`)
-thing_ids = [0, 1, 8, 19, 20, 21, 22, 23, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 44, 45, 46, 47, 48, 49, 50,
-             51, 52, 53, 54, 55, 56, 57, 59, 60, 61, 62]
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
-    postprocessor=dict(semantic_on=True, instance_on=False, panoptic_on=True, object_mask_threshold=0.0,
-                       thing_ids=thing_ids),
+    postprocessor=dict(semantic_on=True, instance_on=False, panoptic_on=True, object_mask_threshold=0.0),
 )
 optim_wrapper = dict(type="MixedPrecisionOptimWrapper")

@@ -5,6 +5,5 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/ade20k.py",
     "../../_base_/schedules/schedule_poly_160k.py", "../../_base_/default_runtime.py",
 ]
-# ImageNet initialisation of the official run (segformers does not load it automatically).
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
+model = dict(backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")))
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))

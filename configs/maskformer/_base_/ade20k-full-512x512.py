@@ -4,7 +4,6 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/ade20k_full.py",
     "../../_base_/schedules/schedule_poly_200k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 847
-model = dict(num_classes=num_classes)
+model = dict(num_classes=num_classes, backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")))
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))

@@ -4,7 +4,9 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/cityscapes_semantic.py",
     "../../_base_/schedules/schedule_poly_90k.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "R-101.pkl"  # torchvision resnet101 converted to detectron2 names
 num_classes = 19
-model = dict(num_classes=num_classes, backbone=dict(depth=101))
+model = dict(
+    num_classes=num_classes,
+    backbone=dict(depth=101, init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-101.pkl")),
+)
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-4))

@@ -7,17 +7,16 @@ _base_ = [
     "../../_base_/models/maskformer_r50.py", "../../_base_/datasets/coco_panoptic.py",
     "../../_base_/schedules/schedule_multistep_554400.py", "../../_base_/default_runtime.py",
 ]
-backbone_checkpoint = "detectron2://ImageNetPretrained/torchvision/R-50.pkl"
 num_classes = 133
 model = dict(
+    backbone=dict(init_cfg=dict(type="Pretrained", checkpoint="pretrained/R-50.pkl")),
     num_classes=num_classes,
     data_preprocessor=dict(size_divisor=1),
     pixel_decoder=dict(_delete_=True, type="TransformerEncoderPixelDecoder", conv_dim=256, mask_dim=256, norm="GN",
                        transformer_enc_layers=6, transformer_nheads=8, transformer_dim_feedforward=2048,
                        transformer_dropout=0.1),
     transformer_decoder=dict(in_feature="encoder"),
-    postprocessor=dict(semantic_on=True, panoptic_on=True, object_mask_threshold=0.8, overlap_threshold=0.8,
-                       thing_ids=list(range(80))),
+    postprocessor=dict(semantic_on=True, panoptic_on=True, object_mask_threshold=0.8, overlap_threshold=0.8),
 )
 # The `detr_panoptic` mapper (DETR-style): flip, then with p = 0.5 one of two branches:
 #   (a) ResizeShortestEdge(480..800 step 32, max 1333, "choice");

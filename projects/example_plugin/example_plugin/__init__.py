@@ -1,4 +1,6 @@
-"""Example segformers plugin: registers ``LiteFPNPixelDecoder`` without touching ``segformers/``."""
+"""Example segformers plugin: registers ``LiteFPNPixelDecoder`` and ``PlainConvBackbone`` without touching
+``segformers/``."""
+from .conv_backbone import PlainConvBackbone
 from .lite_fpn import LiteFPNPixelDecoder
 
-__all__ = ["LiteFPNPixelDecoder"]
+__all__ = ["LiteFPNPixelDecoder", "PlainConvBackbone"]

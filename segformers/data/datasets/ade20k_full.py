@@ -6,18 +6,18 @@ Layout under ``data_root`` (``ADE20K_2021_17_01/``, written by MaskFormer's
     images_detectron2/{training,validation}/*.jpg
     annotations_detectron2/{training,validation}/*.tif   # 16-bit, ids 0..846, 65535 = unlabelled
 
-The built-in class names are placeholders (``ade20k-full-000`` ...): the 847 real names live in the
-preparation script's category list; pass them with ``metainfo=dict(classes=[...])`` or a
-``metainfo_file`` when names matter (visualization, per-class tables).
+Class ``i`` of a label map is ``ADE20K_FULL_CLASSES[i]`` (:mod:`.ade20k_full_classes`, the official
+category list in training-id order). The benchmark has no thing / stuff split (semantic only).
 """
 from __future__ import annotations
 
 from segformers.registry import DATASETS
 
+from .ade20k_full_classes import ADE20K_FULL_CLASSES
 from .base import default_palette
 from .custom import CustomSemanticDataset
 
-ADE20K_FULL_NUM_CLASSES = 847
+ADE20K_FULL_NUM_CLASSES = len(ADE20K_FULL_CLASSES)  # 847
 ADE20K_FULL_IGNORE_INDEX = 65535
 
 
@@ -26,7 +26,7 @@ class ADE20KFullDataset(CustomSemanticDataset):
     """ADE20K-Full semantic: 847 classes in 16-bit TIFF label maps, ignore index 65535."""
 
     METAINFO = dict(
-        classes=tuple(f"ade20k-full-{i:03d}" for i in range(ADE20K_FULL_NUM_CLASSES)),
+        classes=ADE20K_FULL_CLASSES,
         is_thing=(False,) * ADE20K_FULL_NUM_CLASSES,
         palette=default_palette(ADE20K_FULL_NUM_CLASSES),
     )

@@ -1,6 +1,6 @@
 """Data transforms (registered in ``segformers.registry.TRANSFORMS``)."""
 from .base import BaseTransform, RandomTransform
-from .compose import RandomChoice
+from .compose import RandomChoice, TestTimeAug
 from .formatting import PackSegInputs, segment_targets
 from .geometric import (
     FixedSizeCrop,
@@ -25,6 +25,7 @@ __all__ = [
     "RandomCrop",
     "RandomFlip",
     "RandomChoice",
+    "TestTimeAug",
     "Pad",
     "ColorAugSSD",
     "PackSegInputs",

@@ -9,7 +9,8 @@ A results dict travels through the pipeline with these keys (all optional except
 * ``gt_pan_seg`` int32 ``[H, W]`` segment-id map (0 = void) with ``segments_info``;
 * ``gt_masks`` bool ``[N, H, W]`` with ``gt_labels`` / ``gt_seg_ids`` int64 ``[N]`` (instances).
 
-Geometric transforms move every one of them together (:mod:`.geometric`).
+Geometric transforms move every one of them together (:mod:`.geometric`). Every transform checks the
+form of what it receives (:func:`.checks.check_results`): a wrong one fails naming the key.
 """
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .checks import check_results
+
 
 class BaseTransform:
     """A pipeline step; subclasses implement :meth:`transform` on the results dict."""
 
-    def __call__(self, results: dict) -> dict:
+    def __call__(self, results: dict) -> Optional[dict]:
+        check_results(results, type(self).__name__)
         return self.transform(results)
 
     def transform(self, results: dict) -> dict:

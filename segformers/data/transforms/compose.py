@@ -2,10 +2,13 @@
 
 :class:`RandomChoice` applies one of several sub-pipelines, which is how detectron2's DETR-style
 ``detr_panoptic`` mapper (MaskFormer COCO panoptic) augments: with p = 0.5 a plain multi-scale resize,
-otherwise resize + ``absolute_range`` crop + resize.
+otherwise resize + ``absolute_range`` crop + resize. :class:`TestTimeAug` applies every combination of
+several alternatives and returns all the views (test-time augmentation, ``segformers.models.tta``).
 """
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional, Union
 
@@ -13,17 +16,17 @@ import numpy as np
 
 from segformers.registry import TRANSFORMS
 
-from .base import RandomTransform
+from .base import BaseTransform, RandomTransform
 
 TransformCfg = Union[dict, Callable[[dict], dict]]
 
 
-def _build(step: TransformCfg) -> Callable[[dict], dict]:
+def _build(step: TransformCfg, owner: str = "RandomChoice") -> Callable[[dict], dict]:
     if isinstance(step, Mapping):
         return TRANSFORMS.build(dict(step))
     if callable(step):
         return step
-    raise TypeError(f"RandomChoice: a transform must be a config dict or a callable, got {type(step).__name__}")
+    raise TypeError(f"{owner}: a transform must be a config dict or a callable, got {type(step).__name__}")
 
 
 @TRANSFORMS.register_module()
@@ -91,3 +94,40 @@ class RandomChoice(RandomTransform):
             if results is None:  # a step that drops the sample ends the pipeline, as in Compose
                 return None
         return results
+
+
+@TRANSFORMS.register_module()
+class TestTimeAug(BaseTransform):
+    """Every combination of one step per stage, each applied to its own copy of the results.
+
+    Args:
+        transforms: the stages, each a list of alternative transform configs (or callables); the views
+            are ``itertools.product`` of the stages, in that order. The last stage must pack
+            (``PackSegInputs``), e.g. ``[[resize at each scale], [no flip, flip], [load annotations],
+            [pack]]`` gives per scale the plain view, then the flipped one (detectron2's
+            ``DatasetMapperTTA`` order).
+
+    Returns ``{"inputs": [one per view], "data_samples": [one per view]}``, which ``pseudo_collate``
+    turns into one batch per view, as mmengine's ``BaseTTAModel.test_step`` expects.
+    """
+
+    def __init__(self, transforms: Sequence[Sequence[TransformCfg]]) -> None:
+        if isinstance(transforms, (str, Mapping)) or not isinstance(transforms, Sequence) or not transforms:
+            raise ValueError(f"TestTimeAug needs a non-empty list of stages (lists of transform configs), "
+                             f"got {transforms!r}")
+        for i, stage in enumerate(transforms):
+            if isinstance(stage, (str, Mapping)) or not isinstance(stage, Sequence) or not stage:
+                raise ValueError(f"TestTimeAug: stage {i} must be a non-empty list of transform configs, got {stage!r}")
+        self.transforms = [[_build(step, "TestTimeAug") for step in stage] for stage in transforms]
+
+    def transform(self, results: dict) -> dict:
+        views = []
+        for steps in itertools.product(*self.transforms):
+            view = copy.deepcopy(results)
+            for step in steps:
+                view = step(view)
+            if not isinstance(view, Mapping) or not {"inputs", "data_samples"} <= set(view):
+                raise ValueError("TestTimeAug: the last stage must pack the results (dict(type='PackSegInputs')), "
+                                 f"got {type(view).__name__}")
+            views.append(view)
+        return {"inputs": [v["inputs"] for v in views], "data_samples": [v["data_samples"] for v in views]}

@@ -10,6 +10,7 @@ from segformers.registry import TRANSFORMS
 from segformers.structures import SegDataSample, Targets
 
 from .base import BaseTransform
+from .checks import check_labels
 
 DEFAULT_META_KEYS = (
     "img_path",
@@ -90,6 +91,9 @@ class PackSegInputs(BaseTransform):
         img = results["img"]
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         labels, masks, seg_ids = segment_targets(results)
+        source = next(k for k in ("gt_masks", "gt_pan_seg", "gt_sem_seg", "img") if k in results)
+        check_labels(labels, {"gt_masks": "gt_labels", "gt_pan_seg": "segments_info"}.get(source, source),
+                     type(self).__name__)
         if self.drop_empty and len(labels):
             keep = masks.any(axis=(1, 2))
             labels, masks, seg_ids = labels[keep], masks[keep], seg_ids[keep]

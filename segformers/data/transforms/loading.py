@@ -1,13 +1,14 @@
 """Reading images and annotations of a record into the results dict (see :mod:`.base`)."""
 from __future__ import annotations
 
+import logging
 import os.path as osp
 from typing import Optional
 
-import cv2
 import numpy as np
 import pycocotools.mask as mask_util
-from PIL import Image
+from mmengine.logging import print_log
+from PIL import Image, ImageOps
 
 from segformers.registry import TRANSFORMS
 
@@ -19,14 +20,31 @@ def _listed_in(results: dict) -> str:
     return f" (listed in {ann_file})" if ann_file else ""
 
 
+def pil_to_rgb_array(image: Image.Image) -> np.ndarray:
+    """A PIL image as uint8 RGB ``[H, W, 3]`` shown upright: EXIF orientation applied (as detectron2's
+    ``read_image`` and OpenCV's ``imread`` do), gray / palette / CMYK converted, alpha dropped, 16-bit
+    values scaled to 8 bits (as OpenCV's ``IMREAD_COLOR``)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        gray = np.clip(np.asarray(image).astype(np.int64) >> 8, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode == "F":
+        raise ValueError("a floating-point (mode F) image has no 8-bit colours; convert it to 8-bit RGB first")
+    return np.asarray(image.convert("RGB"))
+
+
 def read_image(path: str, listed_in: str = "") -> np.ndarray:
-    """Read an image file as uint8 RGB ``[H, W, 3]`` (EXIF orientation applied, gray -> 3 channels)."""
+    """Read an image file as uint8 RGB ``[H, W, 3]`` (:func:`pil_to_rgb_array`). Decoding is strict: a
+    truncated or corrupt file raises ``ValueError`` naming it (never grey rows and a libjpeg warning)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f"image file {path} does not exist{listed_in}")
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"cannot decode image file {path}{listed_in}: corrupt or not an image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    try:
+        with Image.open(path) as im:
+            im.load()  # decodes every byte: raises on a truncated file
+            return pil_to_rgb_array(im)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot decode image file {path}{listed_in}: {err} (corrupt, truncated or not an "
+                         "image)") from err
 
 
 def read_png(path: str, what: str, listed_in: str = "") -> np.ndarray:
@@ -98,11 +116,36 @@ def apply_label_policy(raw: np.ndarray, results: dict, path: str) -> np.ndarray:
 
 @TRANSFORMS.register_module()
 class LoadImageFromFile(BaseTransform):
-    """Read ``results['img_path']`` into ``img`` (uint8 RGB ``[H, W, 3]``) and set the shape keys."""
+    """Read ``results['img_path']`` into ``img`` (uint8 RGB ``[H, W, 3]``, :func:`read_image`) and set the
+    shape keys.
 
-    def transform(self, results: dict) -> dict:
+    Args:
+        skip_bad_images: a file that cannot be decoded is logged (with the count of files skipped so far
+            by this process) and its sample dropped (``None``: a training dataset then draws another one,
+            as mmengine's ``BaseDataset`` does); by default it raises naming the file. ``tools/train.py
+            --skip-bad-images`` sets it.
+    """
+
+    def __init__(self, *, skip_bad_images: bool = False) -> None:
+        self.skip_bad_images = skip_bad_images
+        self._skipped: list[str] = []
+
+    @property
+    def skipped(self) -> list[str]:
+        """The files this instance skipped (with ``skip_bad_images``), in order."""
+        return list(self._skipped)
+
+    def transform(self, results: dict) -> Optional[dict]:
         path = results["img_path"]
-        img = read_image(path, _listed_in(results))
+        try:
+            img = read_image(path, _listed_in(results))
+        except ValueError as err:
+            if not self.skip_bad_images:
+                raise
+            self._skipped.append(path)
+            print_log(f"Skipped a bad image ({len(self._skipped)} skipped so far in this process): {err}",
+                      logger="current", level=logging.WARNING)
+            return None
         h, w = img.shape[:2]
         expected = (results.get("height"), results.get("width"))
         if None not in expected and expected != (h, w):

@@ -3,7 +3,7 @@
 Our backbones are plain ``nn.Module``s, so the segmentor takes ``init_cfg`` out of the backbone config
 before building it (:func:`split_init_cfg`) and applies it in its ``init_weights()`` — what mmengine's
 Runner calls before training — through :func:`init_pretrained_backbone`. ``PATH`` may be any format of
-:mod:`segformers.checkpoint.backbones` (torchvision ``.pth``, detectron2 ``R-50.pkl`` / ``R-103.pkl``, official
+:mod:`segformers.weights_io` (torchvision ``.pth``, detectron2 ``R-50.pkl`` / ``R-103.pkl``, official
 Swin ``.pth``, a file written by ``tools/convert_checkpoint.py backbone``, or a full model, whose
 ``backbone.*`` entries are used).
 
@@ -23,7 +23,9 @@ from typing import Any, Optional, Union
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from segformers.checkpoint.backbones import BackboneWeights, read_backbone_weights
+from segformers.weights_io import BackboneWeights, read_backbone_weights
+
+from .pretrained_files import require_backbone_file
 
 # backbone keys an ImageNet file may lack: Swin's per-output norms (fresh init, official.md §4.4), BatchNorm
 # counters, and Swin's position index (a constant buffer)
@@ -108,6 +110,7 @@ def load_backbone_weights(backbone: nn.Module, weights: BackboneWeights, strict:
 def init_pretrained_backbone(backbone: nn.Module, init_cfg: Any) -> BackboneLoadReport:
     """Apply a backbone ``init_cfg`` (see the module docstring); logs and returns the report."""
     cfg = check_init_cfg(init_cfg)
+    require_backbone_file(cfg["checkpoint"])  # a missing file names where to get it
     weights = read_backbone_weights(cfg["checkpoint"], prefix=cfg.get("prefix"))
     report = load_backbone_weights(backbone, weights, strict=bool(cfg.get("strict", True)))
     print_log(report.summary(), logger="current", level=logging.INFO)

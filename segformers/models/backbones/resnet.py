@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segformers.registry import BACKBONES
+from segformers.structures import ShapeSpec
 
 from ..layers import Conv2dNormAct, FrozenBatchNorm2d
 
@@ -167,6 +168,9 @@ class ResNet(nn.Module):
     its own autocast and returns float32 features, whether or not the rest of the model is autocast.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(depth=18, norm="BN", stem_out_channels=16, res2_out_channels=16)
+
     def __init__(
         self,
         *,
@@ -195,17 +199,15 @@ class ResNet(nn.Module):
         stem_cls = DeepLabStem if stem_type == "deeplab" else BasicStem
         self.stem = stem_cls(in_channels=3, out_channels=stem_out_channels, norm=norm)
         self.out_features = list(out_features)
-        self.size_divisibility = 32
-        self.out_channels: dict[str, int] = {STEM: stem_out_channels}
-        self.out_strides: dict[str, int] = {STEM: 2}
+        self.size_divisibility = 1  # any input size works (strided convs round up)
+        self._shapes: dict[str, ShapeSpec] = {STEM: ShapeSpec(stem_out_channels, 2)}
         self._build_stages(
             depth=depth, norm=norm, blocks=blocks, in_channels=stem_out_channels,
             out_channels=res2_out_channels, bottleneck_channels=num_groups * width_per_group,
             num_groups=num_groups, stride_in_1x1=stride_in_1x1, res5_dilation=res5_dilation,
             res5_multi_grid=list(res5_multi_grid),
         )
-        self.out_channels = {k: v for k, v in self.out_channels.items() if k in self.out_features}
-        self.out_strides = {k: v for k, v in self.out_strides.items() if k in self.out_features}
+        self._shapes = {k: v for k, v in self._shapes.items() if k in self.out_features}
         self.freeze(freeze_at)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
@@ -262,10 +264,14 @@ class ResNet(nn.Module):
                 ))
             self.add_module(name, nn.Sequential(*stage))
             stride *= first_stride
-            self.out_channels[name], self.out_strides[name] = out_channels, stride
+            self._shapes[name] = ShapeSpec(out_channels, stride)
             in_channels, out_channels = out_channels, out_channels * 2
             bottleneck_channels *= 2
         self.stage_names = list(STAGE_NAMES[: last + 1])
+
+    def output_shape(self) -> dict[str, ShapeSpec]:
+        """``{name: ShapeSpec(channels, stride)}`` of every output in ``out_features``."""
+        return dict(self._shapes)
 
     def freeze(self, freeze_at: int = 0) -> "ResNet":
         """Freeze the stem (``freeze_at >= 1``) and ``res{k}`` for ``k <= freeze_at``; returns ``self``."""

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segformers.registry import BACKBONES
+from segformers.structures import ShapeSpec
 
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 MASK_VALUE = -100.0  # the official shifted-window mask value (not -inf)
@@ -243,6 +244,9 @@ class SwinTransformer(nn.Module):
     ``layers[0..k-2]`` (official semantics; frozen parts stay in eval mode).
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2), window_size=4)
+
     def __init__(
         self,
         *,
@@ -266,7 +270,7 @@ class SwinTransformer(nn.Module):
         self._check_args(depths, num_heads, out_features, frozen_stages)
         self.out_features = list(out_features)
         self.frozen_stages = frozen_stages
-        self.size_divisibility = 32
+        self.size_divisibility = 1  # any input size works: the patch embedding and the windows pad
         self.patch_embed = PatchEmbed(patch_size=patch_size, embed_dim=embed_dim, patch_norm=patch_norm)
         self.ape = ape
         if ape:
@@ -285,9 +289,13 @@ class SwinTransformer(nn.Module):
         )
         for i in range(4):
             self.add_module(f"norm{i}", nn.LayerNorm(dims[i]))
-        self.out_channels = {n: dims[i] for i, n in enumerate(STAGE_NAMES) if n in self.out_features}
-        self.out_strides = {n: patch_size * 2**i for i, n in enumerate(STAGE_NAMES) if n in self.out_features}
+        self._shapes = {n: ShapeSpec(dims[i], patch_size * 2**i) for i, n in enumerate(STAGE_NAMES)
+                        if n in self.out_features}
         self._freeze_stages()
+
+    def output_shape(self) -> dict[str, ShapeSpec]:
+        """``{name: ShapeSpec(channels, stride)}`` of every output in ``out_features``."""
+        return dict(self._shapes)
 
     @staticmethod
     def _check_args(depths: Sequence[int], num_heads: Sequence[int], out_features: Sequence[str],

@@ -8,11 +8,9 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from segformers.registry import CRITERIA, LOSSES, MATCHERS
-from segformers.structures import DecoderOutput, Targets
+from segformers.structures import ClassificationLoss, DecoderOutput, MatchedMaskLoss, MatchIndices, Matcher, Targets
 
 from .samplers import MatchedMaskSampler, gather_matched_masks
-
-MatchIndices = list[tuple[Tensor, Tensor]]
 
 
 def average_num_masks(targets: Union[Sequence[Targets], int, float],
@@ -36,16 +34,12 @@ def average_num_masks(targets: Union[Sequence[Targets], int, float],
     return torch.clamp(num / world_size, min=1).item()
 
 
-def _default_matcher() -> dict:
-    return dict(type="HungarianMatcher", num_points=12544, costs=[
-        dict(type="ClassCost", weight=2.0), dict(type="MaskBCECost", weight=5.0), dict(type="DiceCost", weight=5.0)])
-
-
 @CRITERIA.register_module()
 class SetCriterion(nn.Module):
     """Hungarian-matched class + mask losses with deep supervision (official ``SetCriterion``).
 
-    Defaults are Mask2Former's (class 2.0, BCE 5.0, dice 5.0 on 12544 importance-sampled points).
+    The papers' settings are in ``configs/_base_/models/*.py`` (each weight and ``num_points`` stated once
+    there, for the matcher's costs and for the losses).
 
     Args:
         num_classes: ``K`` (injected by the segmentor).
@@ -54,26 +48,29 @@ class SetCriterion(nn.Module):
         mask_losses: ``LOSSES`` configs or modules, fed the same matched ``[M, P]`` rows.
         num_points / oversample_ratio / importance_sample_ratio: see :class:`MatchedMaskSampler`
             (``num_points=None``: full-resolution masks, MaskFormer).
-        deep_supervision: also supervise every earlier prediction set (``_0`` = earliest).
+        deep_supervision: also supervise every earlier prediction set (``_0`` = earliest); the decoders
+            always return every layer, this is the one switch.
 
     Call: ``criterion(outputs: DecoderOutput, targets: list[Targets]) -> dict`` of WEIGHTED scalar losses
     ``loss_{name}`` (final prediction) and ``loss_{name}_{i}`` (auxiliary set ``i``).
     """
 
-    def __init__(self, *, num_classes: int, matcher: Union[dict, nn.Module, None] = None,
-                 class_loss: Union[dict, nn.Module, None] = None,
-                 mask_losses: Optional[Sequence[Union[dict, nn.Module]]] = None,
-                 num_points: Optional[int] = 12544, oversample_ratio: float = 3.0,
-                 importance_sample_ratio: float = 0.75, deep_supervision: bool = True) -> None:
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(
+        matcher=dict(type="HungarianMatcher", num_points=16, costs=[dict(type="ClassCost"), dict(type="DiceCost")]),
+        class_loss=dict(type="CrossEntropyLoss"), mask_losses=[dict(type="MaskBCELoss"), dict(type="DiceLoss")],
+        num_points=16,
+    )
+
+    def __init__(self, *, num_classes: int, matcher: Union[dict, nn.Module], class_loss: Union[dict, nn.Module],
+                 mask_losses: Sequence[Union[dict, nn.Module]], num_points: Optional[int],
+                 oversample_ratio: float = 3.0, importance_sample_ratio: float = 0.75,
+                 deep_supervision: bool = True) -> None:
         super().__init__()
         self.num_classes = num_classes
-        matcher = _default_matcher() if matcher is None else matcher
         self.matcher = MATCHERS.build(matcher) if isinstance(matcher, dict) else matcher
-        class_loss = dict(type="CrossEntropyLoss", loss_weight=2.0) if class_loss is None else class_loss
         self.class_loss = (LOSSES.build(class_loss, default_args=dict(num_classes=num_classes))
                            if isinstance(class_loss, dict) else class_loss)
-        if mask_losses is None:
-            mask_losses = [dict(type="MaskBCELoss", loss_weight=5.0), dict(type="DiceLoss", loss_weight=5.0)]
         self.mask_losses = nn.ModuleList(LOSSES.build(c) if isinstance(c, dict) else c for c in mask_losses)
         self._check_losses()
         self.sampler = MatchedMaskSampler(num_points=num_points, oversample_ratio=oversample_ratio,
@@ -81,14 +78,18 @@ class SetCriterion(nn.Module):
         self.deep_supervision = deep_supervision
 
     def _check_losses(self) -> None:
+        if not isinstance(self.matcher, Matcher):
+            raise TypeError(f"SetCriterion.matcher must be a matcher (e.g. HungarianMatcher), got "
+                            f"{type(self.matcher).__name__}")
         losses = [self.class_loss, *self.mask_losses]
-        for loss in losses:
-            if not (callable(loss) and hasattr(loss, "name") and hasattr(loss, "loss_weight")):
+        for loss, role in zip(losses, [ClassificationLoss] + [MatchedMaskLoss] * len(self.mask_losses)):
+            if not isinstance(loss, role):
                 raise TypeError(
-                    f"Criterion losses must be callables with `name` and `loss_weight` attributes (LOSSES entries "
-                    f"such as CrossEntropyLoss, MaskBCELoss, DiceLoss), got {type(loss).__name__}"
+                    f"SetCriterion losses must honour {role.__name__} (segformers.structures): callables with "
+                    f"`name` and `loss_weight`{' and `num_classes`' if role is ClassificationLoss else ''} "
+                    f"(LOSSES entries such as CrossEntropyLoss, MaskBCELoss, DiceLoss), got {type(loss).__name__}"
                 )
-        if getattr(self.class_loss, "num_classes", self.num_classes) != self.num_classes:
+        if self.class_loss.num_classes != self.num_classes:
             raise ValueError(f"class_loss.num_classes={self.class_loss.num_classes} != num_classes={self.num_classes}")
         names = [loss.name for loss in losses]
         if len(set(names)) != len(names):
@@ -111,41 +112,27 @@ class SetCriterion(nn.Module):
         """Prediction sets in processing order: final first, then auxiliary ``0 .. L-2`` (official order)."""
         return [num_layers - 1] + (list(range(num_layers - 1)) if self.deep_supervision else [])
 
-    def loss_terms(self, outputs: DecoderOutput, targets: Sequence[Targets],
-                   indices: Optional[Sequence[MatchIndices]] = None,
-                   num_masks: Optional[float] = None) -> dict[str, Tensor]:
-        """UNWEIGHTED loss terms, same keys as :meth:`forward`.
+    @staticmethod
+    def suffix(layer: int, num_layers: int) -> str:
+        """The key suffix of prediction set ``layer``: ``""`` for the final one, else ``"_{layer}"``."""
+        return "" if layer == num_layers - 1 else f"_{layer}"
 
-        Args:
-            outputs: ``L`` prediction sets (``class_logits [B, Q, K+1]``, ``mask_logits [B, Q, h, w]``).
-            targets: ``B`` :class:`Targets`.
-            indices: optional precomputed matches, one list per prediction set aligned with ``outputs``
-                (``indices[-1]`` for the final one), each holding ``(pred_idx, tgt_idx)`` per image.
-            num_masks: optional normalizer; default :func:`average_num_masks`.
+    def _terms(self, outputs: DecoderOutput, targets: Sequence[Targets]) -> list[tuple[str, float, Tensor]]:
+        """``(key, weight, unweighted value)`` for every term, in processing order.
 
-        Random draws (matcher points, then loss points, per set) follow the processing order of
-        :meth:`layer_order`, the same as the official and Hugging Face criteria.
-        """
-        return {key: value for key, _, value in self._terms(outputs, targets, indices, num_masks)}
-
-    def _terms(self, outputs: DecoderOutput, targets: Sequence[Targets],
-               indices: Optional[Sequence[MatchIndices]] = None,
-               num_masks: Optional[float] = None) -> list[tuple[str, float, Tensor]]:
-        """``(key, weight, unweighted value)`` for every term, in processing order."""
+        Random draws (matcher points, then loss points, per set) follow :meth:`layer_order`, the same as
+        the official and Hugging Face criteria."""
         num_layers = len(outputs)
         if len(outputs.mask_logits) != num_layers or num_layers == 0:
             raise ValueError("DecoderOutput needs as many mask_logits as class_logits (at least one)")
         if len(targets) != outputs.class_logits[-1].shape[0]:
             raise ValueError(f"Got {len(targets)} Targets for a batch of {outputs.class_logits[-1].shape[0]} images")
-        if indices is not None and len(indices) != num_layers:
-            raise ValueError(f"indices must hold one match list per prediction set ({num_layers}), got {len(indices)}")
-        if num_masks is None:
-            num_masks = average_num_masks(targets, outputs.class_logits[-1].device)
+        num_masks = average_num_masks(targets, outputs.class_logits[-1].device)
         terms, weights = [], self.loss_weights
         for layer in self.layer_order(num_layers):
-            suffix = "" if layer == num_layers - 1 else f"_{layer}"
+            suffix = self.suffix(layer, num_layers)
             class_logits, mask_logits = outputs.class_logits[layer], outputs.mask_logits[layer]
-            matches = indices[layer] if indices is not None else self.matcher(class_logits, mask_logits, targets)
+            matches = self.matcher(class_logits, mask_logits, targets)
             layer_terms = self.layer_terms(class_logits, mask_logits, targets, matches, num_masks)
             terms += [(f"{key}{suffix}", weights[key], value) for key, value in layer_terms.items()]
         return terms

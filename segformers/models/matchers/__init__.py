@@ -1,5 +1,14 @@
-"""Registered matchers (``MATCHERS``) and match costs (``MATCH_COSTS``)."""
-from .costs import ClassCost, DiceCost, MaskBCECost, MaskFocalCost, MatchCost
-from .hungarian import HungarianMatcher, MatchIndices
+"""Registered matchers (``MATCHERS``) and match costs (``MATCH_COSTS``).
 
-__all__ = ["MatchCost", "ClassCost", "MaskBCECost", "MaskFocalCost", "DiceCost", "HungarianMatcher", "MatchIndices"]
+``MatchCost``, ``MatchInputs`` and ``MatchIndices`` are contracts and live in :mod:`segformers.structures`;
+they are re-exported here for the costs' authors.
+"""
+from segformers.structures import MatchCost, MatchIndices, MatchInputs
+
+from .costs import ClassCost, DiceCost, MaskBCECost, MaskFocalCost
+from .hungarian import HungarianMatcher
+
+__all__ = [
+    "MatchCost", "MatchInputs", "ClassCost", "MaskBCECost", "MaskFocalCost", "DiceCost", "HungarianMatcher",
+    "MatchIndices",
+]

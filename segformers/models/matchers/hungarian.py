@@ -10,11 +10,7 @@ from torch import Tensor, nn
 
 from segformers.models.layers.point_sample import point_sample
 from segformers.registry import MATCH_COSTS, MATCHERS
-from segformers.structures import Targets
-
-from .costs import MatchCost
-
-MatchIndices = list[tuple[Tensor, Tensor]]
+from segformers.structures import MatchCost, MatchIndices, MatchInputs, Targets
 
 
 def _empty_match() -> tuple[Tensor, Tensor]:
@@ -32,13 +28,20 @@ class HungarianMatcher(nn.Module):
         num_points: Mask2Former: compare masks on this many uniform random points per image, ONE set
             shared by all predictions and all ground-truth masks of the image (``torch.rand(1, P, 2)``
             drawn per image, in batch order, even for images without ground truth, as the official code
-            does). ``None`` (MaskFormer): compare full masks, ground truth downsampled with ``nearest``
-            to the prediction size.
+            does, when the first cost reads the rows). ``None`` (MaskFormer): compare full masks, ground
+            truth downsampled with ``nearest`` to the prediction size.
+
+    Every cost receives one :class:`~segformers.structures.MatchInputs` per image: the class logits,
+    labels, the 2-D mask logits and target masks, and the mask rows above (computed on first use).
 
     Call: ``matcher(class_logits [B, Q, K+1], mask_logits [B, Q, h, w], targets: list[Targets])`` ->
     one ``(pred_idx int64 [n], tgt_idx int64 [n])`` pair per image, on the CPU, ``n = min(Q, N_b)``,
     sorted by ``pred_idx``. Runs under ``no_grad``; costs in float32 with autocast disabled.
     """
+
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(
+        costs=[dict(type="ClassCost"), dict(type="MaskBCECost"), dict(type="DiceCost")], num_points=16)
 
     def __init__(self, *, costs: Sequence[Union[dict, MatchCost]], num_points: Optional[int] = 12544) -> None:
         super().__init__()
@@ -52,7 +55,6 @@ class HungarianMatcher(nn.Module):
                 raise TypeError(f"HungarianMatcher costs must be MatchCost modules, got {type(cost).__name__}")
         self.costs = nn.ModuleList(built)
         self.num_points = num_points
-        self.uses_masks = any(c.uses_masks for c in built)
 
     def extra_repr(self) -> str:
         return f"num_points={self.num_points}"
@@ -83,16 +85,22 @@ class HungarianMatcher(nn.Module):
 
         Args: ``class_logits [Q, K+1]``, ``mask_logits [Q, h, w]``, ``target`` with ``N`` segments.
         """
-        pred_rows, tgt_rows = self._mask_rows(mask_logits, target) if self.uses_masks else (None, None)
-        labels = target.labels.to(class_logits.device)
-        total = class_logits.new_zeros((class_logits.shape[0], len(target)), dtype=torch.float32)
+        inputs = self.match_inputs(class_logits, mask_logits, target)
+        total = inputs.class_logits.new_zeros((inputs.num_queries, inputs.num_targets))
         for cost in self.costs:
-            total = total + cost(class_logits=class_logits, labels=labels, mask_logits=pred_rows, masks=tgt_rows)
+            total = total + cost(inputs)
         return total
 
-    def _mask_rows(self, mask_logits: Tensor, target: Targets) -> tuple[Tensor, Tensor]:
-        """Prediction rows ``[Q, P]`` and ground-truth rows ``[N, P]`` (float32) on shared points/pixels."""
+    def match_inputs(self, class_logits: Tensor, mask_logits: Tensor, target: Targets) -> MatchInputs:
+        """What the costs see of one image (float32 logits; the mask rows are computed on first use)."""
         pred = mask_logits.float()
+        return MatchInputs(
+            class_logits=class_logits.float(), labels=target.labels.to(class_logits.device), mask_logits=pred,
+            target_masks=target.masks, rows=lambda: self._mask_rows(pred, target),
+        )
+
+    def _mask_rows(self, pred: Tensor, target: Targets) -> tuple[Tensor, Tensor]:
+        """Prediction rows ``[Q, P]`` and ground-truth rows ``[N, P]`` (float32) on shared points/pixels."""
         gt = target.masks.to(device=pred.device, dtype=torch.float32)
         if self.num_points is not None:
             # One draw per image, also when N == 0, so the random stream matches the official loop.

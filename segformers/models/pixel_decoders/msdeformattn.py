@@ -6,18 +6,19 @@ forward runs in the parameters' dtype (fp32) with autocast disabled, as in the o
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segformers.models.layers import PositionEmbeddingSine, c2_xavier_fill
+from segformers.models.layers.fpn import (
+    DEFAULT_IN_FEATURES, build_laterals, check_num_levels, fpn_output_shape, sorted_in_features, top_down,
+)
 from segformers.models.layers.ms_deform_attn import MSDeformAttn
 from segformers.registry import PIXEL_DECODERS
-from segformers.structures import PixelDecoderOutput
-
-from .fpn import DEFAULT_IN_FEATURES, build_laterals, check_num_levels, sorted_in_features, top_down
+from segformers.structures import PixelDecoderOutput, ShapeSpec, SpecEntry
 
 
 class MSDeformAttnEncoderLayer(nn.Module):
@@ -113,16 +114,16 @@ class MSDeformAttnTransformerEncoderOnly(nn.Module):
 
 
 def fpn_in_features(
-    owner: str, in_features: list[str], in_strides: dict[str, int], min_stride: int, common_stride: int
+    owner: str, in_features: list[str], input_shape: Mapping[str, ShapeSpec], min_stride: int, common_stride: int
 ) -> list[str]:
     """The first ``log2(min_stride / common_stride)`` in_features, each checked to be finer than ``min_stride``."""
     num = int(math.log2(min_stride) - math.log2(common_stride))
     chosen = in_features[: max(num, 0)]
-    if num < 0 or len(chosen) != num or any(in_strides[f] >= min_stride for f in chosen):
+    if num < 0 or len(chosen) != num or any(input_shape[f].stride >= min_stride for f in chosen):
         raise ValueError(
             f"{owner}: going from stride {min_stride} to common_stride {common_stride} needs {num} in_features "
             f"finer than stride {min_stride}, got in_features {in_features} with strides "
-            f"{[in_strides[f] for f in in_features]}. Adjust common_stride, transformer_in_features or "
+            f"{[input_shape[f].stride for f in in_features]}. Adjust common_stride, transformer_in_features or "
             "in_features."
         )
     return chosen
@@ -139,11 +140,13 @@ class MSDeformAttnPixelDecoder(nn.Module):
     ``encoder_features`` = the 1/32 encoder map.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(conv_dim=32, mask_dim=16, transformer_enc_layers=1, transformer_dim_feedforward=32)
+
     def __init__(
         self,
         *,
-        in_channels: dict[str, int],
-        in_strides: dict[str, int],
+        input_shape: Mapping[str, ShapeSpec],
         in_features: Sequence[str] = DEFAULT_IN_FEATURES,
         conv_dim: int = 256,
         mask_dim: int = 256,
@@ -159,13 +162,11 @@ class MSDeformAttnPixelDecoder(nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.in_features = sorted_in_features(name, in_channels, in_strides, in_features)
-        self.transformer_in_features = sorted_in_features(
-            name, in_channels, in_strides, transformer_in_features
-        )
+        self.in_features = sorted_in_features(name, input_shape, in_features)
+        self.transformer_in_features = sorted_in_features(name, input_shape, transformer_in_features)
         levels = self.transformer_in_features[::-1]  # low -> high resolution
         self.input_proj = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(in_channels[f], conv_dim, 1), nn.GroupNorm(32, conv_dim)) for f in levels
+            nn.Sequential(nn.Conv2d(input_shape[f].channels, conv_dim, 1), nn.GroupNorm(32, conv_dim)) for f in levels
         )
         for proj in self.input_proj:
             nn.init.xavier_uniform_(proj[0].weight, gain=1)
@@ -179,15 +180,19 @@ class MSDeformAttnPixelDecoder(nn.Module):
         self.mask_features = nn.Conv2d(conv_dim, mask_dim, 1)
         c2_xavier_fill(self.mask_features)
         self.fpn_in_features = fpn_in_features(
-            name, self.in_features, in_strides, in_strides[self.transformer_in_features[0]], common_stride
+            name, self.in_features, input_shape, input_shape[self.transformer_in_features[0]].stride, common_stride
         )
-        fpn_channels = [in_channels[f] for f in self.fpn_in_features]
+        fpn_channels = [input_shape[f].channels for f in self.fpn_in_features]
         self.lateral_convs, self.output_convs = build_laterals(self, fpn_channels, conv_dim=conv_dim, norm=norm)
         check_num_levels(name, num_multi_scale_levels, len(levels) + len(self.fpn_in_features))
-        self.mask_dim = mask_dim
-        self.multi_scale_channels = conv_dim
         self.num_multi_scale_levels = num_multi_scale_levels
-        self.encoder_channels = conv_dim
+        strides = [input_shape[f].stride for f in levels + self.fpn_in_features[::-1]]  # low -> high resolution
+        self._shape_args = (mask_dim, conv_dim, strides, num_multi_scale_levels, strides[0])
+
+    def output_shape(self) -> dict[str, SpecEntry]:
+        """``mask_features`` at the finest FPN stride, the encoder maps then FPN maps as ``multi_scale``
+        (first ``num_multi_scale_levels``), ``encoder`` = the coarsest encoder map."""
+        return fpn_output_shape(*self._shape_args)
 
     def forward(self, features: dict[str, Tensor]) -> PixelDecoderOutput:
         dtype = self.mask_features.weight.dtype

@@ -1,75 +1,25 @@
 """MaskFormer's FPN with a DETR transformer encoder on res5 (official ``TransformerEncoderPixelDecoder``).
 
 Composition, not inheritance: the decoder owns ``input_proj`` + ``transformer`` (a DETR encoder) and
-the same FPN parts as :class:`FPNPixelDecoder`, built and run by the shared helpers of ``fpn.py``. The
+the same FPN parts as :class:`FPNPixelDecoder`, built and run by the shared helpers of ``layers/fpn.py``. The
 FPN cannot be a child module because the official (and our) state-dict names are flat
 (``adapter_1.weight``, ``layer_4.norm.weight``, ``transformer.encoder.layers.0.linear1.weight``).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segformers.models.layers import Conv2dNormAct, PositionEmbeddingSine, c2_xavier_fill
+from segformers.models.layers.fpn import (
+    DEFAULT_IN_FEATURES, build_laterals, check_num_levels, conv3x3, fpn_output_shape, sorted_in_features, top_down,
+)
+from segformers.models.layers.transformer import DetrEncoder, DetrEncoderLayer
 from segformers.registry import PIXEL_DECODERS
-from segformers.structures import PixelDecoderOutput
+from segformers.structures import PixelDecoderOutput, ShapeSpec, SpecEntry
 
-from .fpn import DEFAULT_IN_FEATURES, build_laterals, check_num_levels, conv3x3, sorted_in_features, top_down
-
-
-class DetrEncoderLayer(nn.Module):
-    """DETR encoder layer ``[B, S, C] -> [B, S, C]``: self-attention with ``q = k = src + pos``, then FFN.
-
-    Post-norm (``LN(x + f(x))``, the MaskFormer default) or pre-norm (``x + f(LN(x))``). Names:
-    ``self_attn.{in_proj_weight,in_proj_bias,out_proj}``, ``linear1``, ``linear2``, ``norm1``, ``norm2``.
-    """
-
-    def __init__(
-        self, *, d_model: int = 256, nhead: int = 8, dim_feedforward: int = 2048, dropout: float = 0.1,
-        pre_norm: bool = False,
-    ) -> None:
-        super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.pre_norm = pre_norm
-
-    def _attend(self, x: Tensor, pos: Tensor, key_padding_mask: Optional[Tensor]) -> Tensor:
-        q = x + pos
-        return self.self_attn(q, q, x, key_padding_mask=key_padding_mask, need_weights=False)[0]
-
-    def _ffn(self, x: Tensor) -> Tensor:
-        return self.linear2(self.dropout(F.relu(self.linear1(x))))
-
-    def forward(self, src: Tensor, pos: Tensor, key_padding_mask: Optional[Tensor] = None) -> Tensor:
-        if self.pre_norm:
-            src = src + self.dropout1(self._attend(self.norm1(src), pos, key_padding_mask))
-            return src + self.dropout2(self._ffn(self.norm2(src)))
-        src = self.norm1(src + self.dropout1(self._attend(src, pos, key_padding_mask)))
-        return self.norm2(src + self.dropout2(self._ffn(src)))
-
-
-class DetrEncoder(nn.Module):
-    """A stack of :class:`DetrEncoderLayer` (``layers.{n}``) with a final ``norm`` only when pre-norm."""
-
-    def __init__(self, *, num_layers: int, pre_norm: bool, d_model: int, **layer_kwargs) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(
-            DetrEncoderLayer(d_model=d_model, pre_norm=pre_norm, **layer_kwargs) for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model) if pre_norm else None
-
-    def forward(self, src: Tensor, pos: Tensor, key_padding_mask: Optional[Tensor] = None) -> Tensor:
-        for layer in self.layers:
-            src = layer(src, pos, key_padding_mask)
-        return src if self.norm is None else self.norm(src)
+__all__ = ["TransformerEncoderPixelDecoder", "TransformerEncoderOnly", "DetrEncoder", "DetrEncoderLayer"]
 
 
 class TransformerEncoderOnly(nn.Module):
@@ -106,11 +56,13 @@ class TransformerEncoderPixelDecoder(nn.Module):
     ``multi_scale_features`` (first ``num_multi_scale_levels`` FPN maps, 1/32 first) and ``encoder_features``.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(conv_dim=32, mask_dim=16, transformer_enc_layers=1, transformer_dim_feedforward=32)
+
     def __init__(
         self,
         *,
-        in_channels: dict[str, int],
-        in_strides: dict[str, int],
+        input_shape: Mapping[str, ShapeSpec],
         in_features: Sequence[str] = DEFAULT_IN_FEATURES,
         conv_dim: int = 256,
         mask_dim: int = 256,
@@ -124,9 +76,9 @@ class TransformerEncoderPixelDecoder(nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.in_features = sorted_in_features(name, in_channels, in_strides, in_features)
+        self.in_features = sorted_in_features(name, input_shape, in_features)
         check_num_levels(name, num_multi_scale_levels, len(self.in_features))
-        channels = [in_channels[f] for f in self.in_features]
+        channels = [input_shape[f].channels for f in self.in_features]
         self.lateral_convs, self.output_convs = build_laterals(
             self, channels[:-1], conv_dim=conv_dim, norm=norm
         )
@@ -141,10 +93,13 @@ class TransformerEncoderPixelDecoder(nn.Module):
             pre_norm=transformer_pre_norm,
         )
         self.pe_layer = PositionEmbeddingSine(conv_dim // 2, normalize=True)
-        self.mask_dim = mask_dim
-        self.multi_scale_channels = conv_dim
         self.num_multi_scale_levels = num_multi_scale_levels
-        self.encoder_channels: Optional[int] = conv_dim
+        strides = [input_shape[f].stride for f in self.in_features[::-1]]  # low -> high resolution
+        self._shape_args = (mask_dim, conv_dim, strides, num_multi_scale_levels, strides[0])
+
+    def output_shape(self) -> dict[str, SpecEntry]:
+        """FPN outputs as :class:`FPNPixelDecoder`, plus ``encoder`` at the coarsest input's stride."""
+        return fpn_output_shape(*self._shape_args)
 
     def forward(self, features: dict[str, Tensor]) -> PixelDecoderOutput:
         x = features[self.in_features[-1]]

@@ -6,81 +6,25 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from segformers.registry import TRANSFORMER_DECODERS
-from segformers.structures import DecoderOutput
+from segformers.structures import DecoderOutput, check_decoder_inputs, decoder_channels
 
 from ..layers import MLP, PositionEmbeddingSine, c2_xavier_fill
-from ..layers.attention import MultiheadAttention
-from .detr import check_decoder_inputs
+from ..layers.transformer import CrossAttentionLayer, FFNLayer, SelfAttentionLayer
 
 
-def _xavier_(module: nn.Module) -> None:
-    for p in module.parameters():
-        if p.dim() > 1:
-            nn.init.xavier_uniform_(p)
+class LevelMemory(NamedTuple):
+    """One feature level as the queries attend to it: ``src`` / ``pos`` ``[B, h*w, C]`` and its ``size`` ``(h, w)``."""
 
-
-class SelfAttentionLayer(nn.Module):
-    """Query self-attention on ``[B, Q, C]``; ``query_pos`` added to queries and keys; post- or pre-norm."""
-
-    def __init__(self, *, d_model: int, nhead: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
-        super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.norm = nn.LayerNorm(d_model)
-        self.dropout, self.pre_norm = dropout, pre_norm
-        _xavier_(self)
-
-    def forward(self, tgt: Tensor, query_pos: Tensor) -> Tensor:
-        x = self.norm(tgt) if self.pre_norm else tgt
-        q = x + query_pos
-        tgt = tgt + F.dropout(self.self_attn(q, q, x), self.dropout, self.training)
-        return tgt if self.pre_norm else self.norm(tgt)
-
-
-class CrossAttentionLayer(nn.Module):
-    """Masked cross-attention of ``[B, Q, C]`` queries to ``[B, HW, C]`` memory.
-
-    ``attn_mask`` ``[B, 1, Q, HW]`` bool, ``True`` = may attend; ``pos`` is added to the keys only.
-    """
-
-    def __init__(self, *, d_model: int, nhead: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
-        super().__init__()
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.norm = nn.LayerNorm(d_model)
-        self.dropout, self.pre_norm = dropout, pre_norm
-        _xavier_(self)
-
-    def forward(
-        self, tgt: Tensor, memory: Tensor, attn_mask: Optional[Tensor], pos: Tensor, query_pos: Tensor
-    ) -> Tensor:
-        x = self.norm(tgt) if self.pre_norm else tgt
-        out = self.multihead_attn(x + query_pos, memory + pos, memory, attn_mask=attn_mask)
-        tgt = tgt + F.dropout(out, self.dropout, self.training)
-        return tgt if self.pre_norm else self.norm(tgt)
-
-
-class FFNLayer(nn.Module):
-    """``Linear -> ReLU -> Linear`` on ``[B, Q, C]`` with a residual; post- or pre-norm."""
-
-    def __init__(self, *, d_model: int, dim_feedforward: int, dropout: float = 0.0, pre_norm: bool = False) -> None:
-        super().__init__()
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.norm = nn.LayerNorm(d_model)
-        self.dropout, self.pre_norm = dropout, pre_norm
-        _xavier_(self)
-
-    def forward(self, tgt: Tensor) -> Tensor:
-        x = self.norm(tgt) if self.pre_norm else tgt
-        x = self.linear2(F.dropout(F.relu(self.linear1(x)), self.dropout, self.training))
-        tgt = tgt + F.dropout(x, self.dropout, self.training)
-        return tgt if self.pre_norm else self.norm(tgt)
+    src: Tensor
+    pos: Tensor
+    size: Any
 
 
 def masked_attention_mask(mask_logits: Tensor, size: Sequence[int]) -> Tensor:
@@ -105,10 +49,16 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
     predictions (class ``[B, Q, num_classes + 1]``, mask ``[B, Q, H/4, W/4]``): the first from the learnable
     query features, then one per layer; the last is the final prediction.
 
+    **Public steps** (override one in a subclass for an ablation; ``forward`` only composes them):
+    :meth:`level_memories` (features -> one :class:`LevelMemory` per level, layer ``i`` reads level
+    ``i % len``), :meth:`initial_queries`, :meth:`predict` (the heads), :meth:`attention_mask` (the next
+    layer's cross-attention mask from a prediction; ``None`` attends everywhere, as
+    ``projects/no_masked_attention`` does) and :meth:`decoder_layer` (cross-attention -> self-attention -> FFN).
+
     **Layer count convention**: ``dec_layers`` is the number of attention layers (official / Hugging Face
     ``DEC_LAYERS = decoder_layers = 10`` builds 9 layers, i.e. ``dec_layers=9`` here, the default, giving
-    10 predictions). A layer is masked cross-attention -> self-attention -> FFN. ``num_classes``,
-    ``in_channels`` and ``mask_dim`` are injected by the segmentor.
+    10 predictions). ``num_classes`` and ``input_shape`` (the spec bank: ``in_channels`` of the
+    ``in_feature`` levels and ``mask_dim`` of ``mask_features``) are injected by the segmentor.
 
     Args:
         in_feature: what the decoder reads (``"multi_scale"``: the pixel decoder's multi-scale maps).
@@ -121,8 +71,11 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         mask_embed_layers: depth of the ``mask_embed`` MLP.
     """
 
+    # a small instance for the contract test (segformers.testing)
+    tiny_config = dict(hidden_dim=32, num_queries=8, nheads=2, dim_feedforward=32, dec_layers=3)
+
     def __init__(
-        self, *, num_classes: int, in_channels: int, mask_dim: int, in_feature: str = "multi_scale",
+        self, *, num_classes: int, input_shape: Mapping[str, Any], in_feature: str = "multi_scale",
         num_feature_levels: int = 3, hidden_dim: int = 256, num_queries: int = 100, nheads: int = 8,
         dim_feedforward: int = 2048, dec_layers: int = 9, pre_norm: bool = False,
         enforce_input_project: bool = False, dropout: float = 0.0, mask_embed_layers: int = 3,
@@ -133,6 +86,8 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
                 "MultiScaleMaskedTransformerDecoder: dec_layers and num_feature_levels must be >= 1, got "
                 f"{dec_layers} and {num_feature_levels} (dec_layers counts attention layers: official 10 -> 9)."
             )
+        in_channels, mask_dim = decoder_channels(
+            f"Transformer decoder {type(self).__name__}", input_shape, in_feature, num_feature_levels)
         self.in_feature, self.in_channels, self.mask_dim = in_feature, in_channels, mask_dim
         self.num_classes, self.num_queries, self.num_heads = num_classes, num_queries, nheads
         self.num_feature_levels, self.num_layers = num_feature_levels, dec_layers
@@ -158,40 +113,51 @@ class MultiScaleMaskedTransformerDecoder(nn.Module):
         self.class_embed = nn.Linear(hidden_dim, num_classes + 1)
         self.mask_embed = MLP(hidden_dim, hidden_dim, mask_dim, mask_embed_layers)
 
-    def _predict(
-        self, output: Tensor, mask_features: Tensor, attn_size: Optional[Sequence[int]]
-    ) -> tuple[Tensor, Tensor, Optional[Tensor]]:
-        """Heads on ``decoder_norm(output)`` and the attention mask for the next level (if ``attn_size``)."""
+    def level_memories(self, features: Sequence[Tensor]) -> list[LevelMemory]:
+        """Per level: ``input_proj`` + level embedding (added to keys and values) and the sine positions."""
+        memories = []
+        for i, x in enumerate(features):
+            src = self.input_proj[i](x).flatten(2) + self.level_embed.weight[i][None, :, None]
+            pos = self.pe_layer(x).flatten(2).transpose(1, 2)
+            memories.append(LevelMemory(src.transpose(1, 2), pos, x.shape[-2:]))  # [B, h*w, C] each
+        return memories
+
+    def initial_queries(self, batch: int) -> tuple[Tensor, Tensor]:
+        """``(query features, query positions)``, each ``[B, Q, C]``: the learnable ``query_feat`` / ``query_embed``."""
+        query_pos = self.query_embed.weight.unsqueeze(0).expand(batch, -1, -1)
+        return self.query_feat.weight.unsqueeze(0).expand(batch, -1, -1), query_pos
+
+    def predict(self, output: Tensor, mask_features: Tensor) -> tuple[Tensor, Tensor]:
+        """Heads on ``decoder_norm(output [B, Q, C])``: class ``[B, Q, K+1]`` and mask ``[B, Q, H/4, W/4]`` logits."""
         decoded = self.decoder_norm(output)
-        class_logits = self.class_embed(decoded)
         mask_logits = torch.einsum("bqc,bchw->bqhw", self.mask_embed(decoded), mask_features)
-        attn_mask = None if attn_size is None else masked_attention_mask(mask_logits, attn_size)
-        return class_logits, mask_logits, attn_mask
+        return self.class_embed(decoded), mask_logits
+
+    def attention_mask(self, mask_logits: Tensor, size: Any) -> Optional[Tensor]:
+        """The cross-attention mask of the next layer, from the last prediction's ``[B, Q, H/4, W/4]`` logits
+        and the size of the level it attends to: :func:`masked_attention_mask` (bool ``[B, 1, Q, h*w]``).
+
+        Return ``None`` to attend everywhere, or a float ``[B, 1, Q, h*w]`` bias added to the logits."""
+        return masked_attention_mask(mask_logits, size)
+
+    def decoder_layer(self, i: int, output: Tensor, memory: LevelMemory, query_pos: Tensor,
+                      attn_mask: Optional[Tensor]) -> Tensor:
+        """Layer ``i`` on the queries ``[B, Q, C]``: cross-attention to ``memory``, self-attention, FFN."""
+        output = self.transformer_cross_attention_layers[i](output, memory.src, attn_mask, memory.pos, query_pos)
+        output = self.transformer_self_attention_layers[i](output, query_pos)
+        return self.transformer_ffn_layers[i](output)
 
     def forward(self, features: Sequence[Tensor], mask_features: Tensor) -> DecoderOutput:
         check_decoder_inputs(self, features, mask_features)
-        levels = self.num_feature_levels
-        sizes = [x.shape[-2:] for x in features]
-        pos = [self.pe_layer(x).flatten(2).transpose(1, 2) for x in features]  # [B, h*w, C] each
-        src = [
-            (self.input_proj[i](features[i]).flatten(2) + self.level_embed.weight[i][None, :, None]).transpose(1, 2)
-            for i in range(levels)
-        ]  # level embedding added to keys and values, [B, h*w, C] each
-        batch = features[0].shape[0]
-        query_pos = self.query_embed.weight.unsqueeze(0).expand(batch, -1, -1)  # [B, Q, C]
-        output = self.query_feat.weight.unsqueeze(0).expand(batch, -1, -1)
-
-        class_logits, mask_logits, attn_mask = self._predict(output, mask_features, sizes[0])
+        memories = self.level_memories(features)
+        output, query_pos = self.initial_queries(features[0].shape[0])
+        class_logits, mask_logits = self.predict(output, mask_features)
         classes, masks, states = [class_logits], [mask_logits], [output]
         for i in range(self.num_layers):
-            level = i % levels
-            output = self.transformer_cross_attention_layers[i](output, src[level], attn_mask, pos[level], query_pos)
-            output = self.transformer_self_attention_layers[i](output, query_pos)
-            output = self.transformer_ffn_layers[i](output)
-            states.append(output)
-            last = i == self.num_layers - 1
-            class_logits, mask_logits, attn_mask = self._predict(
-                output, mask_features, None if last else sizes[(i + 1) % levels])
+            memory = memories[i % len(memories)]
+            output = self.decoder_layer(i, output, memory, query_pos, self.attention_mask(mask_logits, memory.size))
+            class_logits, mask_logits = self.predict(output, mask_features)
             classes.append(class_logits)
             masks.append(mask_logits)
+            states.append(output)
         return DecoderOutput(classes, masks, states)

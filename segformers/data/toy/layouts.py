@@ -1,4 +1,4 @@
-"""Write toy scenes (:mod:`segformers.data.toy`) in the real datasets' layouts.
+"""Write toy scenes (:mod:`segformers.data.toy.scene`) in the real datasets' layouts.
 
 ``write_toy_dataset(out_dir)`` produces::
 
@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 
-from .datasets.cityscapes import LABEL_ID_TO_TRAIN_ID
-from .toy import TOY_CLASSES, TOY_IS_THING, TOY_PALETTE, ToyScene, ToySegment, make_scene
+from ..datasets.cityscapes import LABEL_ID_TO_TRAIN_ID
+from .scene import TOY_CLASSES, TOY_IS_THING, TOY_PALETTE, ToyScene, ToySegment, make_scene
 
 LAYOUTS = ("ade", "coco", "cityscapes")
 ADE_SPLITS = {"train": "training", "val": "validation"}

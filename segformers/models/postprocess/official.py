@@ -1,8 +1,8 @@
 """Semantic, instance and panoptic inference exactly as the official MaskFormer / Mask2Former code.
 
-The official code loops over queries with ``.item()``; here the per-pixel work is vectorized and the
-only Python loop left is the id assignment over the (at most Q) kept queries, which must follow query
-order to merge stuff segments the official way.
+The official code loops over queries with ``.item()``; here the per-pixel work is vectorized (the
+kernels of :mod:`.kernels`) and the only Python loop left is the id assignment over the (at most Q)
+kept queries, which must follow query order to merge stuff segments the official way.
 """
 from __future__ import annotations
 
@@ -12,16 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..registry import POSTPROCESSORS
+from ...registry import POSTPROCESSORS
+from .kernels import assign_segment_ids, mask_scores, pixel_winner, semantic_scores, topk_query_classes
 
-
-def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
-    """``[Q, K+1]`` class logits, ``[Q, H, W]`` mask logits -> ``[K, H, W]`` class scores.
-
-    Softmax over K+1 then the no-object column is dropped (no renormalisation), times sigmoid masks.
-    """
-    cls = F.softmax(mask_cls, dim=-1)[..., :-1]
-    return torch.einsum("qc,qhw->chw", cls, mask_pred.sigmoid())
+# the official name: ``[Q, K+1]`` class logits, ``[Q, H, W]`` mask logits -> ``[K, H, W]`` class scores
+semantic_inference = semantic_scores
 
 
 def panoptic_inference(
@@ -49,52 +44,25 @@ def panoptic_inference(
     """
     num_classes = mask_cls.shape[-1] - 1
     scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
-    probs = mask_pred.sigmoid()
     keep = labels.ne(num_classes) & (scores > object_mask_threshold)
-    h, w = mask_pred.shape[-2:]
-    panoptic = torch.zeros((h, w), dtype=torch.int32, device=mask_pred.device)
     if not bool(keep.any()):
-        return panoptic, []
-    cur_scores, cur_classes, cur_probs = scores[keep], labels[keep], probs[keep]
-    ids = (cur_scores.view(-1, 1, 1) * cur_probs).argmax(0)  # [H, W] index into kept queries
+        return torch.zeros(mask_pred.shape[-2:], dtype=torch.int32, device=mask_pred.device), []
+    cur_scores, cur_classes, cur_probs = scores[keep], labels[keep], mask_pred.sigmoid()[keep]
     own = cur_probs >= 0.5  # [N, H, W]
-    winner = F.one_hot(ids, cur_probs.shape[0]).permute(2, 0, 1).bool()  # [N, H, W]
-    mask_area = winner.sum((1, 2))
-    original_area = own.sum((1, 2))
-    visible = winner & own if intersect_with_mask else winner
-    valid = (mask_area > 0) & (original_area > 0) & (visible.sum((1, 2)) > 0)
-    ratio = mask_area.float() / original_area.clamp(min=1).float()
-    valid &= ratio >= overlap_threshold
-    lut, segments = _assign_segment_ids(valid.tolist(), cur_classes.tolist(), set(thing_ids))
-    lut_t = torch.tensor(lut, dtype=torch.int32, device=mask_pred.device)
-    seg = lut_t[ids]
+    ids, mask_area, original_area, ratio = pixel_winner(cur_scores.view(-1, 1, 1) * cur_probs, own)
+    owner_own = own.gather(0, ids[None]).squeeze(0)  # [H, W]: the pixel is inside its winner's own mask
+    valid = (mask_area > 0) & (original_area > 0) & (ratio >= overlap_threshold)
+    if intersect_with_mask:  # the segment keeps only pixels inside its own mask: some must be left
+        valid &= torch.bincount(ids[owner_own], minlength=len(cur_classes)) > 0
+    classes = cur_classes.tolist()
+    things = set(thing_ids)
+    lut, first = assign_segment_ids(valid.tolist(), classes, set(range(num_classes)) - things)
+    segments = [{"id": i + 1, "isthing": classes[q] in things, "category_id": int(classes[q])}
+                for i, q in enumerate(first)]
+    seg = torch.tensor(lut, dtype=torch.int32, device=mask_pred.device)[ids]
     if intersect_with_mask:
-        seg = torch.where(own.gather(0, ids[None]).squeeze(0), seg, torch.zeros_like(seg))
-    panoptic = seg
-    return panoptic, segments
-
-
-def _assign_segment_ids(
-    valid: list[bool], classes: list[int], thing_ids: set[int]
-) -> tuple[list[int], list[dict]]:
-    """Segment id per kept query (0 = dropped) in query order; stuff of one class shares an id."""
-    lut = [0] * len(valid)
-    segments: list[dict] = []
-    stuff_id: dict[int, int] = {}
-    current = 0
-    for k, (ok, cls) in enumerate(zip(valid, classes)):
-        if not ok:
-            continue
-        isthing = cls in thing_ids
-        if not isthing and cls in stuff_id:
-            lut[k] = stuff_id[cls]
-            continue
-        current += 1
-        if not isthing:
-            stuff_id[cls] = current
-        lut[k] = current
-        segments.append({"id": current, "isthing": bool(isthing), "category_id": int(cls)})
-    return lut, segments
+        seg = torch.where(owner_own, seg, torch.zeros_like(seg))
+    return seg, segments
 
 
 def instance_inference(
@@ -119,24 +87,18 @@ def instance_inference(
         (zeros, as the official code), ``query_ids [N]``.
     """
     num_queries, num_classes = mask_cls.shape[0], mask_cls.shape[-1] - 1
-    scores = F.softmax(mask_cls, dim=-1)[:, :-1]
-    labels = torch.arange(num_classes, device=mask_cls.device).repeat(num_queries)
-    if topk > scores.numel():
+    if topk > num_queries * num_classes:
         raise ValueError(
             f"instance inference asks for top-{topk} of {num_queries} queries x {num_classes} "
             "classes; lower postprocessor.topk_per_image or use more queries."
         )
-    top_scores, top_idx = scores.flatten().topk(topk, sorted=False)
-    top_labels = labels[top_idx]
-    query_ids = torch.div(top_idx, num_classes, rounding_mode="floor")
+    top_scores, top_labels, query_ids = topk_query_classes(mask_cls, topk)
     if thing_ids is not None:
         is_thing = torch.isin(top_labels, torch.as_tensor(list(thing_ids), device=top_labels.device))
         top_scores, top_labels, query_ids = top_scores[is_thing], top_labels[is_thing], query_ids[is_thing]
-    logits = mask_pred[query_ids]
-    masks = logits > 0
-    binary = masks.float()
-    mask_scores = (logits.sigmoid().flatten(1) * binary.flatten(1)).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
-    scores = top_scores * mask_scores
+    binary, quality = mask_scores(mask_pred[query_ids])
+    masks = binary.bool()
+    scores = top_scores * quality
     if matrix_nms_sigma is not None:
         scores = scores * matrix_nms_decay(masks, top_labels, scores, matrix_nms_sigma)
     return {
@@ -156,6 +118,8 @@ def matrix_nms_decay(masks: Tensor, labels: Tensor, scores: Tensor, sigma: float
     ``comp_i`` is ``i``'s own largest IoU with an instance scored above it (a mask that is itself a
     duplicate suppresses less). The top instance of each class keeps factor 1.
     """
+    if scores.numel() == 0:  # no candidate of a thing class
+        return scores.new_ones(0)
     order = scores.argsort(descending=True)
     flat = masks[order].flatten(1).float()
     inter = flat @ flat.T
@@ -192,8 +156,9 @@ class MaskFormerInference:
         instance_matrix_nms_sigma: not official (``None``, the default, is the official inference): the
             instance scores are decayed by Gaussian matrix NMS with this sigma (:func:`matrix_nms_decay`).
         panoptic_intersect_mask: Mask2Former's ``mask & (p >= 0.5)`` (True) or MaskFormer's (False).
-        thing_ids: contiguous ids of thing classes; ``None`` reads ``thing_ids`` from the sample's
-            metainfo (set by the datasets).
+        thing_ids: contiguous ids of thing classes. Leave it ``None``: the model's ``set_dataset_meta``
+            fills it from the dataset's ``is_thing`` (``DatasetMetaHook`` in a run, ``init_model`` for
+            inference); a value set here wins.
         postprocess_before_inference: resize masks to the original size before inference
             (official: on whenever panoptic or instance results are asked for).
     """
@@ -227,14 +192,14 @@ class MaskFormerInference:
             postprocess_before_inference = panoptic_on or instance_on
         self.postprocess_before_inference = postprocess_before_inference
 
-    def _thing_ids(self, metainfo: dict) -> list[int]:
+    def _thing_ids(self) -> list[int]:
         if self.thing_ids is not None:
             return self.thing_ids
-        if "thing_ids" in metainfo:
-            return list(metainfo["thing_ids"])
         raise ValueError(
-            "Panoptic/instance inference must know which classes are things: set "
-            "model.postprocessor.thing_ids=[...] in the config or give the dataset a 'thing_ids' metainfo."
+            "Panoptic/instance inference must know which classes are things; they come from the dataset's "
+            "metainfo (is_thing) through model.set_dataset_meta: keep dict(type='DatasetMetaHook') in the "
+            "config's default_hooks (configs/_base_/default_runtime.py), build the model with "
+            "segformers.apis.init_model, or set model.postprocessor.thing_ids=[...]."
         )
 
     def __call__(self, mask_cls: Tensor, mask_pred: Tensor, metainfo: dict) -> dict:
@@ -261,13 +226,13 @@ class MaskFormerInference:
             result["sem_seg"] = sem
         if self.panoptic_on:
             result["panoptic_seg"] = panoptic_inference(
-                mask_cls, mask_pred, thing_ids=self._thing_ids(metainfo),
+                mask_cls, mask_pred, thing_ids=self._thing_ids(),
                 object_mask_threshold=self.object_mask_threshold,
                 overlap_threshold=self.overlap_threshold,
                 intersect_with_mask=self.panoptic_intersect_mask,
             )
         if self.instance_on:
-            things = self._thing_ids(metainfo) if self.panoptic_on else None
+            things = self._thing_ids() if self.panoptic_on else None
             result["instances"] = instance_inference(
                 mask_cls, mask_pred, topk=self.topk_per_image, thing_ids=things,
                 matrix_nms_sigma=self.instance_matrix_nms_sigma,

@@ -30,10 +30,19 @@ class PixelDecoderOutput:
     multi_scale_features: list[Tensor] = field(default_factory=list)
     encoder_features: Optional[Tensor] = None
 
+    def as_features(self) -> dict[str, Any]:
+        """The outputs under their spec-bank names: ``mask_features``, ``multi_scale`` and, if any,
+        ``encoder`` (the keys of the pixel decoder's ``output_shape()``)."""
+        out: dict[str, Any] = {"mask_features": self.mask_features, "multi_scale": list(self.multi_scale_features)}
+        if self.encoder_features is not None:
+            out["encoder"] = self.encoder_features
+        return out
+
 
 @dataclass
 class DecoderOutput:
-    """What every transformer decoder returns: one prediction set per supervised layer.
+    """What every transformer decoder returns: one prediction set per layer (every layer, always;
+    the criterion decides which ones it supervises).
 
     Args:
         class_logits: list of ``[B, Q, K+1]``; the last entry is the final prediction.
@@ -88,6 +97,10 @@ class Targets:
         return int(self.labels.shape[0])
 
 
+MatchIndices = list[tuple[Tensor, Tensor]]
+"""A matcher's result: per image ``(pred_idx int64 [n], tgt_idx int64 [n])``, ``n = min(Q, N)``."""
+
+
 class SegDataSample(BaseDataElement):
     """One image's annotations, metadata and predictions as they travel through the Runner.
 
@@ -123,4 +136,3 @@ class SegmentationOutput:
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
-
