@@ -76,6 +76,10 @@ def test_export_rejects_sizes_off_the_divisor():
         export_program(model, torch.zeros(1, 3, 100, 96))
     with pytest.raises(ValueError, match=r"\[B, 3, H, W\]"):
         export_program(model, torch.zeros(3, 64, 96))
+    cfg = tiny_cfg("maskformer_r50.py")
+    cfg.model.backbone.autocast_dtype = "bfloat16"
+    with pytest.raises(ValueError, match=r"backbone runs under its own autocast .*backbone\.autocast_dtype=None"):
+        export_program(build_model(cfg).eval(), torch.zeros(1, 3, 64, 96))
 
 
 def test_deformable_attention_exports_through_grid_sample_with_the_same_numbers():
@@ -101,6 +105,13 @@ def test_deformable_attention_exports_through_grid_sample_with_the_same_numbers(
         torch.testing.assert_close(program.module()(*args), Attend()(*args), atol=1e-5, rtol=0)
 
 
+def assert_checked(printed: str) -> None:
+    """``--check`` printed the traced size and the second one, each output within 1e-4 of eager."""
+    lines = [ln for ln in printed.splitlines() if "max |export - eager|" in ln]
+    assert [ln.split(":")[0] for ln in lines] == ["64x96", "96x160"]
+    assert all(float(part.split()[-1]) < 1e-4 for ln in lines for part in ln.split(": ")[-1].split(", "))
+
+
 def test_tools_export_writes_graphs_and_their_description(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("export_tool", ROOT / "tools" / "export.py")
     tool = importlib.util.module_from_spec(spec)
@@ -115,9 +126,12 @@ def test_tools_export_writes_graphs_and_their_description(tmp_path, capsys):
     meta = json.loads(Path(str(pt2) + ".json").read_text())
     assert meta["size_divisor"] == 32 and meta["outputs"] == ["class_queries_logits", "masks_queries_logits"]
     assert meta["pixel_mean"] == pytest.approx([123.675, 116.28, 103.53]) and meta["num_classes"] == 5
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if "max |export - eager|" in ln]
-    assert [ln.split(":")[0] for ln in lines] == ["64x96", "96x160"]
-    assert all(float(part.split()[-1]) < 1e-4 for ln in lines for part in ln.split(": ")[-1].split(", "))
+    assert_checked(capsys.readouterr().out)
     loaded = torch.export.load(str(pt2))
     with torch.no_grad():
         assert loaded.module()(torch.zeros(1, 3, 128, 64))[1].shape == (1, 6, 32, 16)
+    if not HAS_ONNX:
+        pytest.skip("onnx / onnxscript / onnxruntime not installed (requirements/optional.txt): ONNX part skipped")
+    assert tool.main([*common, "--format", "onnx", "--out", str(tmp_path / "graph.onnx")]) == tmp_path / "graph.onnx"
+    assert json.loads((tmp_path / "graph.onnx.json").read_text())["format"] == "onnx"
+    assert_checked(capsys.readouterr().out)  # through onnxruntime
