@@ -17,6 +17,8 @@ from torch import Tensor, nn
 from segformers.registry import BACKBONES
 from segformers.structures import ShapeSpec
 
+from ..layers.tracing import tracing
+
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 MASK_VALUE = -100.0  # the official shifted-window mask value (not -inf)
 
@@ -219,7 +221,7 @@ class SwinStage(nn.Module):
             return None
         ws = self.window_size
         hp, wp = (height + ws - 1) // ws * ws, (width + ws - 1) // ws * ws  # ONNX divides toward 0
-        if torch.compiler.is_compiling():  # no cache keyed by symbolic sizes
+        if tracing():  # no cache keyed by symbolic sizes
             return shifted_window_mask(hp, wp, ws, self.shift_size, device)
         key = (hp, wp, str(device))
         if key not in self._mask_cache:

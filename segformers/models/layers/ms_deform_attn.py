@@ -14,7 +14,8 @@ on ``2 * loc - 1``). Two interchangeable implementations:
   stable sort and sums, is deterministic; ``grid_sample``'s CUDA backward is not and raises there).
 * ``"grid_sample"`` — one ``grid_sample`` per level, accumulated level by level (no stacking of the
   levels' samples); the default elsewhere (CUDA has a well-tuned ``grid_sample`` and backward), and
-  the export path: under ``torch.export`` (and the ONNX exporter) or ``torch.jit.trace`` it is chosen
+  the capture path: under ``torch.export`` (and the ONNX exporter), ``torch.compile`` or ``torch.jit.trace``
+  (:func:`~segformers.models.layers.tracing.tracing`) it is chosen
   on every device, as its plain ops trace with dynamic sizes (ONNX ``GridSample``).
 
 :class:`MSDeformAttn` is the attention module with the official parameter names and initialisation.
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .tracing import tracing
 from .weighted_gather import CornerLayout, weighted_gather
 
 SpatialShapes = Union[Sequence[Sequence[int]], Tensor]
@@ -83,7 +85,7 @@ def ms_deform_attn(
         spatial_shapes: ``[(H_l, W_l)] * L`` (a list avoids a device sync; an ``[L, 2]`` tensor works).
         sampling_locations: ``[N, Lq, M, L, P, 2]`` normalized ``(x, y)``; ``(0, 0)`` is the top-left corner.
         attention_weights: ``[N, Lq, M, L, P]``.
-        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"grid_sample"`` when exporting or tracing,
+        impl: ``"gather"``, ``"grid_sample"`` or ``None`` (``"grid_sample"`` while a graph is captured,
             else ``"gather"`` on CPU or in deterministic mode, else ``"grid_sample"``).
 
     Returns:
@@ -91,7 +93,7 @@ def ms_deform_attn(
     """
     shapes = _shape_list(spatial_shapes)
     _check_inputs(value, shapes, sampling_locations, attention_weights)
-    if impl is None and (torch.compiler.is_exporting() or torch.jit.is_tracing()):
+    if impl is None and tracing():
         impl = "grid_sample"  # the gather path's autograd.Function cannot be exported
     if impl is None:
         use_gather = value.device.type == "cpu" or torch.are_deterministic_algorithms_enabled()

@@ -8,6 +8,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .tracing import tracing
+
 CACHED_SIZES = 16  # a few images' worth of feature levels
 
 
@@ -42,7 +44,7 @@ class PositionEmbeddingSine(nn.Module):
     def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         if mask is not None:
             return self._encode(x, mask)
-        if torch.compiler.is_compiling() or torch.jit.is_tracing():  # no cache keyed by symbolic sizes
+        if tracing():  # no cache keyed by symbolic sizes
             return self._encode(x[:1]).expand(x.shape[0], -1, -1, -1).clone()
         key = (*x.shape[-2:], x.dtype, x.device)
         if key in self._unmasked:
