@@ -101,7 +101,10 @@ class InferenceGraph(nn.Module):
         self.model = model
         self.img_shape, self.ori_shape = tuple(img_shape), tuple(ori_shape)
         post = model.postprocessor
-        self.semantic_on, self.before = post.semantic_on, post.postprocess_before_inference
+        self.semantic_on = bool(getattr(post, "semantic_on", False))
+        # HFImageProcessorInference (converted Hugging Face configs) has no such switch: like transformers'
+        # processor it resizes the (cropped) logits to the original size before any result is made
+        self.before = bool(getattr(post, "postprocess_before_inference", True))
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         from segformers.models.postprocess import resize_to_original, semantic_inference
@@ -126,7 +129,11 @@ def _dataset_type(cfg: Any) -> str:
 
 
 def _test_resize(cfg: Any) -> Optional[tuple[int, Optional[int]]]:
-    for t in cfg.test_dataloader.dataset.get("pipeline", []):
+    try:
+        pipeline = cfg.test_dataloader.dataset.get("pipeline", [])
+    except (AttributeError, KeyError):  # a model-only config (e.g. tools/convert_checkpoint.py hf output)
+        return None
+    for t in pipeline:
         if t.get("type") == "ResizeShortestEdge":
             short = t["short_edge_length"]
             return int(short if isinstance(short, int) else short[-1]), t.get("max_size")
@@ -154,7 +161,8 @@ def default_input(cfg: Any) -> tuple[tuple[int, int], tuple[int, int], tuple[int
     ori = next((hw for prefix, hw in REPRESENTATIVE_IMAGE.items() if dtype.startswith(prefix)), None)
     resize = _test_resize(cfg)
     if ori is None or resize is None:
-        raise ValueError(f"No default input for dataset '{dtype}': pass --shape H W.")
+        what = f"dataset '{dtype}'" if dtype else "a config without a test_dataloader"
+        raise ValueError(f"No default input for {what}: pass --shape H W (the padded input size).")
     img = resize_shortest_edge(ori, *resize)
     pad = tuple(-(-s // divisor) * divisor for s in img)
     desc = f"{ori[0]}x{ori[1]} image -> test resize {img[0]}x{img[1]} -> padded {pad[0]}x{pad[1]}"
