@@ -3,13 +3,15 @@
 Usage:
     python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT] [--shape H W] [--batch B]
         [--runs N] [--warmup N] [--threads T] [--hf-dir HF_DIR] [--device cuda] [--amp float16|bfloat16]
-        [--profile N] [--cfg-options key=value ...]
+        [--profile N] [--compare-hf HF_DIR] [--cfg-options key=value ...]
 
 With ``--hf-dir`` (a Hugging Face ``save_pretrained`` folder, e.g. one written by
 ``tools/analysis/make_hf_model.py`` and converted with ``tools/convert_checkpoint.py hf``) the same
 measurements are taken for the ``transformers`` model on the same input and targets. Every
 measurement runs in a fresh subprocess so that its peak memory is its own (resident memory on CPU,
-``torch.cuda.max_memory_allocated`` on CUDA). ``--amp`` runs both models under autocast in that dtype
+``torch.cuda.max_memory_allocated`` on CUDA). ``--compare-hf HF_DIR`` is ``--hf-dir HF_DIR`` with the
+result as one markdown table: ours, transformers and the ratio transformers / ours per measurement,
+under a line naming the machine, the threads and the load average. ``--amp`` runs both models under autocast in that dtype
 (float16 with a ``GradScaler`` for the training step, as ``tools/train.py --amp`` does on CUDA).
 """
 from __future__ import annotations
@@ -145,6 +147,41 @@ def run_child(argv: list[str], impl: str, mode: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+MEASURES = [("infer", "median_s", "inference, s (median)"), ("train", "median_s", "train step, s (median)"),
+            ("infer", "peak_mb", "peak memory, inference, MB"), ("train", "peak_mb", "peak memory, train step, MB")]
+
+
+def markdown_table(rows: list[dict], header: str) -> str:
+    """The ``--compare-hf`` table: one row per measurement with ours, transformers and transformers / ours."""
+    by = {(r["impl"], r["mode"]): r for r in rows}
+    lines = [header, "", "| measurement | ours | transformers | transformers / ours |", "|---|---|---|---|"]
+    for mode, key, label in MEASURES:
+        ours, hf = by[("ours", mode)][key], by[("hf", mode)][key]
+        fmt = "{:.4f}" if key == "median_s" else "{:.0f}"
+        lines.append(f"| {label} | {fmt.format(ours)} | {fmt.format(hf)} | {hf / ours:.2f} |")
+    return "\n".join(lines)
+
+
+def _without_compare_hf(argv: list[str]) -> list[str]:
+    """``argv`` less ``--compare-hf DIR`` / ``--compare-hf=DIR`` (the children take ``--hf-dir``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--compare-hf":
+            skip = True
+        elif not a.startswith("--compare-hf="):
+            out.append(a)
+    return out
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -155,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
-    p.add_argument("--hf-dir")
+    p.add_argument("--hf-dir", help="also measure this transformers save_pretrained folder")
+    p.add_argument("--compare-hf", metavar="HF_DIR",
+                   help="--hf-dir HF_DIR, printed as one markdown table with the ratios transformers / ours")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--amp", choices=["float16", "bfloat16"], help="autocast dtype (default: none, fp32)")
     p.add_argument("--cfg-options", nargs="+", action=DictAction, help="override entries of our config, key=value")
@@ -171,9 +210,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.impl:
         print(json.dumps(measure(args)))
         return
+    if args.compare_hf and args.hf_dir and args.compare_hf != args.hf_dir:
+        p.error("--compare-hf and --hf-dir name two different folders: give one")
+    if args.compare_hf:
+        argv = _without_compare_hf(argv) + ["--hf-dir", args.compare_hf]
+        args.hf_dir = args.compare_hf
     impls = ["ours"] + (["hf"] if args.hf_dir else [])
     rows = [run_child(argv, impl, mode) for mode in ("infer", "train") for impl in impls]
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"cpu, threads {args.threads}"
+    if args.compare_hf:
+        print(markdown_table(rows, (
+            f"`{args.config}` vs `{args.hf_dir}`, input {args.batch}x3x{args.shape[0]}x{args.shape[1]}, {device}, "
+            f"amp {args.amp or 'none'}, torch {torch.__version__}, median of {args.runs} after {args.warmup} "
+            f"warm-up, load average before {_load()}")))
+        return
     print(f"config {args.config}  input {args.batch}x3x{args.shape[0]}x{args.shape[1]}  {device}  "
           f"amp {args.amp or 'none'}  torch {torch.__version__}  median of {args.runs} after {args.warmup} warm-up")
     memory = "peak CUDA MB" if args.device == "cuda" else "peak RSS MB"
