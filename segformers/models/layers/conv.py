@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import torch
 from torch import Tensor, nn
 
-from .norm import build_norm
+from .norm import FrozenBatchNorm2d, build_norm
+from .tracing import tracing
 
 
 class Conv2dNormAct(nn.Conv2d):
@@ -38,8 +40,31 @@ class Conv2dNormAct(nn.Conv2d):
         )
         self.norm = norm_layer
         self.activation = activation
+        self._folded: Optional[tuple[tuple, Tensor, Tensor]] = None
+
+    def folded_weight_bias(self) -> tuple[Tensor, Tensor]:
+        """The conv with its ``FrozenBatchNorm2d`` folded in: ``weight * scale`` ``[C_out, C_in/g, k, k]`` and
+        ``bias * scale + shift`` ``[C_out]`` (exact up to rounding), cached until a weight or statistic changes."""
+        norm = self.norm
+        tensors = (self.weight, norm.weight, norm.bias, norm.running_mean, norm.running_var)
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        if self._folded is not None and self._folded[0] == key and not tracing():
+            return self._folded[1], self._folded[2]
+        scale = norm.weight * (norm.running_var + norm.eps).rsqrt()
+        shift = norm.bias - norm.running_mean * scale
+        nhwc = not self.weight.is_contiguous() and self.weight.is_contiguous(memory_format=torch.channels_last)
+        weight = (self.weight * scale.view(-1, 1, 1, 1)).contiguous(
+            memory_format=torch.channels_last if nhwc else torch.contiguous_format)  # the layout of the weight
+        bias = shift if self.bias is None else self.bias * scale + shift
+        if not tracing():
+            self._folded = (key, weight, bias)
+        return weight, bias
 
     def forward(self, x: Tensor) -> Tensor:
+        if isinstance(self.norm, FrozenBatchNorm2d) and not (torch.is_grad_enabled() and self.weight.requires_grad):
+            # inference: one pass over the output instead of two (conv, then the norm's multiply-add)
+            x = self._conv_forward(x, *self.folded_weight_bias())
+            return x if self.activation is None else self.activation(x)
         x = self._conv_forward(x, self.weight, self.bias)
         if self.norm is not None:
             x = self.norm(x)
