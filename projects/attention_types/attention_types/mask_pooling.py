@@ -81,7 +81,8 @@ class MaskPoolingDecoder(MultiScaleMaskedTransformerDecoder):
         """Layer ``i``: mask pooling (``attn_mask`` = the pooling weights), self-attention, FFN."""
         if attn_mask is None or not attn_mask.is_floating_point():
             raise ValueError("MaskPoolingDecoder.decoder_layer needs float pooling weights [B, Q, h*w] from "
-                             "attention_mask(); an override of attention_mask must return them, not None or a bool mask.")
+                             "attention_mask(); an override of attention_mask must return them, not None or a "
+                             "bool mask.")
         output = self.transformer_cross_attention_layers[i](output, memory.src, attn_mask)
         output = self.transformer_self_attention_layers[i](output, query_pos)
         return self.transformer_ffn_layers[i](output)
