@@ -11,7 +11,7 @@ import projects.attention_types.attention_types as plugin  # noqa: F401  (regist
 import projects.no_masked_attention.no_masked_attention  # noqa: F401
 from segformers.registry import TRANSFORMER_DECODERS
 from segformers.structures import select_features
-from segformers.testing import NUM_CLASSES, feature_bank, spec_bank
+from segformers.testing import NUM_CLASSES, check_contract, feature_bank, spec_bank
 
 CONFIGS = REPO / "projects" / "attention_types" / "configs"
 TINY = dict(hidden_dim=32, num_queries=8, nheads=2, dim_feedforward=32, dec_layers=3)
@@ -73,6 +73,15 @@ def test_the_smca_heads_are_trained_through_the_attention():
         assert smca.smca_centre[i].layers[0].weight.grad.abs().sum() > 0
         assert smca.smca_scale[i].weight.grad.abs().sum() > 0
     assert smca.smca_centre[0].layers[-1].out_features == 2  # one (x, y) centre shared by the heads
+
+
+NON_DEFAULT = [("SMCADecoder", dict(shared_centre=True)), ("SMCADecoder", dict(pre_norm=True, dropout=0.1)),
+               ("MaskPoolingDecoder", dict(detach_masks=False)), ("MaskPoolingDecoder", dict(pre_norm=True, dropout=0.1))]
+
+
+@pytest.mark.parametrize("name,cfg", NON_DEFAULT, ids=["smca-shared", "smca-prenorm", "pool-grad", "pool-prenorm"])
+def test_the_non_default_settings_honour_the_decoder_contract(name, cfg):
+    assert type(check_contract(TRANSFORMER_DECODERS, name, cfg)).__name__ == name
 
 
 def test_smca_refuses_a_bad_bandwidth():

@@ -9,7 +9,7 @@ from variant_probes import PAPER_BASE, REPO, TOY_BASE, build_variant, load_varia
 import projects.decoder_design.decoder_design  # noqa: F401  (registers the decoder)
 from segformers.registry import CRITERIA, TRANSFORMER_DECODERS
 from segformers.structures import select_features
-from segformers.testing import NUM_CLASSES, feature_bank, random_targets, spec_bank
+from segformers.testing import NUM_CLASSES, check_contract, feature_bank, random_targets, spec_bank
 
 CONFIGS = REPO / "projects" / "decoder_design" / "configs"
 TINY = dict(hidden_dim=32, num_queries=8, nheads=2, dim_feedforward=32, dec_layers=3)
@@ -30,6 +30,14 @@ def _inputs() -> tuple[list[torch.Tensor], torch.Tensor]:
 def test_an_unknown_switch_value_is_refused_by_name(option, value):
     with pytest.raises(ValueError, match=f"{option}={value!r} is not one of"):
         _build(**{option: value})
+
+
+@pytest.mark.parametrize("layer_order", ["ca-sa-ffn", "sa-ca-ffn"])
+@pytest.mark.parametrize("query_features", ["learnable", "zero", "learnable_unsupervised"])
+def test_every_switch_setting_honours_the_decoder_contract(query_features, layer_order):
+    decoder = check_contract(TRANSFORMER_DECODERS, "DesignAblationDecoder",
+                             dict(query_features=query_features, layer_order=layer_order))
+    assert (decoder.query_features, decoder.layer_order) == (query_features, layer_order)
 
 
 def test_the_defaults_are_the_masked_decoder():

@@ -39,6 +39,10 @@ class DesignAblationDecoder(MultiScaleMaskedTransformerDecoder):
     Shapes as the masked decoder: class ``[B, Q, K+1]`` and mask ``[B, Q, H/4, W/4]`` logits per prediction.
     """
 
+    # the contract test (tests/test_contracts.py) checks the least default path: one prediction fewer, SA first
+    tiny_config = dict(MultiScaleMaskedTransformerDecoder.tiny_config, query_features="learnable_unsupervised",
+                       layer_order="sa-ca-ffn")
+
     def __init__(self, *, num_classes: int, input_shape: Mapping[str, Any], query_features: str = "learnable",
                  layer_order: str = "ca-sa-ffn", **kwargs: Any) -> None:
         if query_features not in QUERY_FEATURES:
