@@ -32,8 +32,8 @@ def gaussian_log_bias(centres: Tensor, scales: Tensor, size: Sequence[int], beta
 class SMCADecoder(MultiScaleMaskedTransformerDecoder):
     """``MultiScaleMaskedTransformerDecoder`` whose cross-attention is spatially modulated, not masked.
 
-    Before layer ``i``'s cross-attention each query predicts, from ``output + query_pos`` (``[B, Q, C]``,
-    the sum its cross-attention query is made from), a Gaussian centre (``smca_centre.{i}``: an MLP and a
+    Before layer ``i``'s cross-attention each query predicts, from ``output + query_pos`` (``[B, Q, C]``;
+    with the default post-norm, exactly its cross-attention query's input), a Gaussian centre (``smca_centre.{i}``: an MLP and a
     sigmoid, image-normalised ``(x, y)``) and per head a scale (``smca_scale.{i}``: a linear layer and a
     sigmoid, floored at ``min_scale``). ``log G`` of that Gaussian on the level's grid
     (:func:`gaussian_log_bias`, ``[B, heads, Q, h*w]``) is added to the attention logits; there is no
