@@ -1,0 +1,5 @@
+# Mask2Former R50 on COCO instance with learnable query features without supervision (Table Xb);
+# nothing in segformers/ is edited (projects/decoder_design/README.md).
+_base_ = ["../../../configs/mask2former/mask2former_r50_8xb2-lsj-50e_coco-instance.py"]
+custom_imports = dict(imports=["projects.decoder_design.decoder_design"], allow_failed_imports=False)
+model = dict(transformer_decoder=dict(type="DesignAblationDecoder", query_features="learnable_unsupervised"))
