@@ -1,12 +1,11 @@
 """Shared by the feature-level, pixel-decoder and matching/loss plugin tests: apply an ablation variant's
 options to a base config (the runner's ``tools.ablation.variants.apply_variant`` when it exists, else the two
-rules of the variant catalog implemented here), build the model, and train a few toy iterations."""
+rules of the variant catalog in ``projects/pixel_decoders/variant_flops.py``), build the model, and train a few
+toy iterations."""
 from __future__ import annotations
 
-import copy
 import json
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -15,31 +14,13 @@ import torch
 from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
+from projects.pixel_decoders.variant_flops import apply_options
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "engine"))  # toy_train_probes (tiny toy configs, loss recorder)
 TOY_BASE = REPO / "configs/quickstart/mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"
 PAPER_BASE = REPO / "configs/mask2former/mask2former_r50_8xb2-lsj-50e_coco-instance.py"
 BASES = {"toy": TOY_BASE, "paper": PAPER_BASE}
-_REFERENCE = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
-
-
-def _lookup(cfg: Config, dotted: str) -> Any:
-    node: Any = cfg
-    for key in dotted.split("."):
-        if key not in node:
-            raise KeyError(f"variant option references ${{{dotted}}}, but the base config has no {key!r} there")
-        node = node[key]
-    return copy.deepcopy(node.to_dict() if hasattr(node, "to_dict") else node)
-
-
-def _substitute(value: Any, cfg: Config) -> Any:
-    if isinstance(value, str) and _REFERENCE.match(value):
-        return _lookup(cfg, _REFERENCE.match(value).group(1))
-    if isinstance(value, dict):
-        return {k: _substitute(v, cfg) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_substitute(v, cfg) for v in value)
-    return value
 
 
 def apply_variant(cfg: Config, variant: dict) -> Config:
@@ -50,9 +31,7 @@ def apply_variant(cfg: Config, variant: dict) -> Config:
         runner_apply = None
     if runner_apply is not None:
         return runner_apply(cfg, variant)
-    cfg = copy.deepcopy(cfg)
-    cfg.merge_from_dict(_substitute(copy.deepcopy(variant["options"]), cfg))
-    return cfg
+    return apply_options(cfg, variant["options"])
 
 
 def build_variant(base: str, variant: dict, *, meta: bool) -> torch.nn.Module:
