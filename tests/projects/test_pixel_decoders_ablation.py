@@ -84,7 +84,7 @@ def test_bifpn_fusion_weights_are_normalised_and_non_negative():
         node.weights.copy_(torch.tensor([-1.0, 2.0, 3.0]))
     w = node.fusion_weights()
     torch.testing.assert_close(w, torch.tensor([0.0, 2.0, 3.0]) / (5.0 + 1e-4))
-    assert (w >= 0).all() and abs(float(w.sum()) - 1) < 1e-4
+    assert (w >= 0).all() and abs(float(w.detach().sum()) - 1) < 1e-4
     xs = [torch.randn(1, 4, 3, 3) for _ in range(3)]
     fused = F.silu(w[1] * xs[1] + w[2] * xs[2])
     torch.testing.assert_close(node(xs), node.pointwise(node.depthwise(fused)))
