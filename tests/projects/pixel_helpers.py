@@ -46,6 +46,15 @@ def build_variant(base: str, variant: dict, *, meta: bool) -> torch.nn.Module:
     return build_model(cfg)
 
 
+def forward_toy(model: torch.nn.Module, size: int = 64) -> Any:
+    """The built toy-base ``model`` on two random ``size`` x ``size`` images; checks and returns its DecoderOutput."""
+    with torch.no_grad():
+        out = model.eval().extract(torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0)))
+    assert out.pred_masks.shape[0] == 2 and out.pred_masks.shape[-2:] == (size // 4, size // 4)
+    assert all(bool(torch.isfinite(m).all()) for m in out.mask_logits)
+    return out
+
+
 def train_toy_variant(variant: dict, data_root: str, work_dir: Path, iters: int = 3,
                       before_train: Optional[Callable[[Any], None]] = None) -> tuple[Any, dict]:
     """Train the toy base (shrunk by ``toy_train_probes.tiny_overrides``) with ``variant`` for ``iters``
