@@ -92,7 +92,8 @@ def criterion_run(model_cfg: Any, size: int, batch: int, num: int) -> tuple:
     dec = model_cfg.transformer_decoder
     sets, queries = dec.get("dec_layers", 9) + 1, dec.get("num_queries", 100)
     g = torch.Generator().manual_seed(1)
-    classes = [torch.randn(batch, queries, model_cfg.num_classes + 1, generator=g).requires_grad_() for _ in range(sets)]
+    num_logits = model_cfg.num_classes + 1
+    classes = [torch.randn(batch, queries, num_logits, generator=g).requires_grad_() for _ in range(sets)]
     masks = [torch.randn(batch, queries, size // 4, size // 4, generator=g).requires_grad_() for _ in range(sets)]
     targets = random_targets(batch, num, size, model_cfg.num_classes)
 
@@ -119,7 +120,8 @@ def step_run(model_cfg: Any, size: int, batch: int, num: int) -> tuple:
         total.backward()
         return float(total)
 
-    return run, f"step: {model_cfg.backbone.type}{model_cfg.backbone.get('depth', '')} training step, image {size}x{size}"
+    backbone = f"{model_cfg.backbone.type}{model_cfg.backbone.get('depth', '')}"
+    return run, f"step: {backbone} training step, image {size}x{size}"
 
 
 def child(args: argparse.Namespace) -> dict:
