@@ -1,0 +1,13 @@
+# Mask2Former R50 with the FaPN pixel decoder (paper Table 4e); nothing in segformers/ is edited.
+_base_ = ["../../../configs/_base_/models/mask2former_r50.py"]
+custom_imports = dict(imports=["projects.pixel_decoders.pixel_decoders_ablation"], allow_failed_imports=False)
+model = dict(
+    pixel_decoder=dict(
+        _delete_=True,
+        type="FaPNPixelDecoder",
+        conv_dim=256,
+        mask_dim=256,
+        norm="GN",
+        in_features=["res2", "res3", "res4", "res5"],
+    )
+)
