@@ -1,0 +1,140 @@
+"""The official semantic / panoptic / instance inference of one large image, computed band by band.
+
+:class:`~.official.MaskFormerInference` switches to this when the full-resolution tensors would exceed
+its ``chunk_elements``: the mask logits stay at the model's resolution and :class:`~.banded.BandedResize`
+gives them at the original size a band of rows at a time (bit-equal to the one-piece resize); each
+result keeps only what its output needs (a label map, an id map, the kept instances' boolean masks).
+
+Same results as the one-piece code: the resized logits, the instance masks and every integer count are
+bit-equal; the per-pixel decisions (argmax, thresholds) are taken on the same values except where torch's
+elementwise ``sigmoid`` rounds differently in the scalar tail of a vectorized loop (the tail's position
+depends on the tensor's length and thread split, in the one-piece code too); the instance mask scores are
+sums over all pixels, accumulated here band by band in float64 (the one-piece code sums in float32), so
+they agree to float32 rounding, not bit for bit.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .banded import BandedResize, band_ranges
+from .kernels import assign_segment_ids, matrix_nms_decay_sorted, semantic_scores, topk_query_classes
+
+
+class SemanticBands:
+    """``[H, W]`` int64 class map: per band, argmax over classes of the scores of ``scores_fn(band)``."""
+
+    def __init__(self, out_hw: tuple[int, int], class_logits: Optional[Tensor]) -> None:
+        self.labels = torch.empty(out_hw, dtype=torch.int64)
+        self.class_logits = class_logits  # None: the bands already hold class scores
+
+    def update(self, band: Tensor, r0: int, r1: int) -> None:
+        scores = band if self.class_logits is None else semantic_scores(self.class_logits, band)
+        self.labels[r0:r1] = scores.argmax(0)
+
+    def finish(self) -> Tensor:
+        return self.labels
+
+
+class PanopticBands:
+    """:func:`~.official.panoptic_inference` over bands: per-pixel winners first, segments at the end."""
+
+    def __init__(self, out_hw: tuple[int, int], class_logits: Tensor, *, thing_ids: Sequence[int],
+                 object_mask_threshold: float, overlap_threshold: float, intersect_with_mask: bool) -> None:
+        self.num_classes = class_logits.shape[-1] - 1
+        scores, labels = F.softmax(class_logits, dim=-1).max(-1)
+        self.keep = labels.ne(self.num_classes) & (scores > object_mask_threshold)
+        self.scores, self.classes = scores[self.keep], labels[self.keep]
+        n = len(self.classes)
+        self.owner = torch.empty(out_hw, dtype=torch.int64 if n > 2**15 else torch.int16)
+        self.owner_own = torch.empty(out_hw, dtype=torch.bool)
+        self.area, self.own_area, self.inside = (torch.zeros(n, dtype=torch.int64) for _ in range(3))
+        self.thing_ids, self.overlap, self.intersect = list(thing_ids), overlap_threshold, intersect_with_mask
+
+    def update(self, band: Tensor, r0: int, r1: int) -> None:
+        n = len(self.classes)
+        if n == 0:
+            return
+        probs = band[self.keep].sigmoid()
+        own = probs >= 0.5
+        owner = (self.scores.view(-1, 1, 1) * probs).argmax(dim=0)
+        owner_own = own.gather(0, owner[None]).squeeze(0)
+        self.area += torch.bincount(owner.flatten(), minlength=n)
+        self.own_area += own.flatten(1).view(torch.uint8).sum(dim=1, dtype=torch.int64)
+        self.inside += torch.bincount(owner[owner_own], minlength=n)
+        self.owner[r0:r1], self.owner_own[r0:r1] = owner, owner_own
+
+    def finish(self) -> tuple[Tensor, list[dict]]:
+        n = len(self.classes)
+        if n == 0:
+            return torch.zeros(self.owner.shape, dtype=torch.int32), []
+        ratio = self.area / self.own_area.clamp(min=1)
+        valid = (self.area > 0) & (self.own_area > 0) & (ratio >= self.overlap)
+        if self.intersect:
+            valid &= self.inside > 0
+        classes, things = self.classes.tolist(), set(self.thing_ids)
+        lut, first = assign_segment_ids(valid.tolist(), classes, set(range(self.num_classes)) - things)
+        segments = [{"id": i + 1, "isthing": classes[q] in things, "category_id": int(classes[q])}
+                    for i, q in enumerate(first)]
+        lut_t = torch.tensor(lut, dtype=torch.int32)
+        seg = torch.empty(self.owner.shape, dtype=torch.int32)
+        for r0, r1 in band_ranges(seg.shape[0], seg.shape[1], 2**22):
+            rows = lut_t[self.owner[r0:r1].long()]
+            seg[r0:r1] = torch.where(self.owner_own[r0:r1], rows, torch.zeros_like(rows)) if self.intersect else rows
+        return seg, segments
+
+
+class InstanceBands:
+    """:func:`~.official.instance_inference` over bands: boolean masks written band by band, mask scores
+    and (for matrix NMS) mask overlaps accumulated."""
+
+    def __init__(self, out_hw: tuple[int, int], class_logits: Tensor, *, topk: int,
+                 thing_ids: Optional[Sequence[int]], matrix_nms_sigma: Optional[float]) -> None:
+        num_queries, num_classes = class_logits.shape[0], class_logits.shape[-1] - 1
+        if topk > num_queries * num_classes:
+            raise ValueError(f"instance inference asks for top-{topk} of {num_queries} queries x {num_classes} "
+                             "classes; lower postprocessor.topk_per_image or use more queries.")
+        scores, labels, query_ids = topk_query_classes(class_logits, topk)
+        if thing_ids is not None:
+            is_thing = torch.isin(labels, torch.as_tensor(list(thing_ids), device=labels.device))
+            scores, labels, query_ids = scores[is_thing], labels[is_thing], query_ids[is_thing]
+        self.top_scores, self.labels, self.query_ids, self.sigma = scores, labels, query_ids, matrix_nms_sigma
+        n = len(query_ids)
+        self.masks = torch.empty((n, *out_hw), dtype=torch.bool)
+        self.prob_sum = torch.zeros(n, dtype=torch.float64)
+        self.area = torch.zeros(n, dtype=torch.int64)
+        self.inter = torch.zeros((n, n), dtype=torch.float64) if matrix_nms_sigma is not None else None
+
+    def update(self, band: Tensor, r0: int, r1: int) -> None:
+        logits = band[self.query_ids]
+        binary = logits > 0
+        self.masks[:, r0:r1] = binary
+        self.prob_sum += (logits.sigmoid() * binary).flatten(1).sum(1, dtype=torch.float64)
+        self.area += binary.flatten(1).sum(1)
+        if self.inter is not None:
+            flat = binary.flatten(1).float()
+            self.inter += (flat @ flat.T).double()  # integer counts: exact while a band has < 2**24 pixels
+
+    def finish(self) -> dict[str, Tensor]:
+        quality = self.prob_sum.float() / (self.area.float() + 1e-6)
+        scores = self.top_scores * quality
+        if self.inter is not None and len(scores):
+            order = scores.argsort(descending=True)
+            inter = self.inter.float()[order][:, order]
+            scores = scores * matrix_nms_decay_sorted(inter, self.area.float()[order], self.labels, order, self.sigma)
+        n = len(scores)
+        return {"scores": scores, "labels": self.labels, "masks": self.masks, "boxes": torch.zeros((n, 4)),
+                "query_ids": self.query_ids}
+
+
+def run_bands(resize: BandedResize, parts: dict, max_elements: int, channels: int) -> dict:
+    """Feed every band of ``resize``'s output to each part (``update``), then return ``{key: finish()}``.
+    A band holds at most ``max_elements`` values of ``channels`` maps (at least one row)."""
+    for r0, r1 in band_ranges(resize.out_hw[0], channels * resize.out_hw[1], max_elements):
+        band = resize.rows(r0, r1)
+        for part in parts.values():
+            part.update(band, r0, r1)
+    return {key: part.finish() for key, part in parts.items()}
