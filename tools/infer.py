@@ -12,6 +12,12 @@ config asks for), ``<name>_sem_seg.png`` (uint16 class ids), ``<name>_pan_seg.pn
 0 = void) and ``<name>.json`` (segments_info, and the instances with score, label, class name and a COCO
 RLE mask). An image that cannot be decoded stops the run naming the file, unless ``--skip-bad-images``
 (then it is reported, counted, and the exit status is 1).
+
+Memory: ``--chunk-elements N`` (default 2**23) is handed to the postprocessor (``MaskFormerInference``):
+an image whose full-resolution maps would hold more than N values is post-processed in bands of rows
+from the model-resolution logits (same results; a 4000x3000 photo in under 2 GiB, docs/reliability.md);
+0 computes every image in one piece. The instance masks stay one boolean ``[N, H, W]`` tensor (1 byte per
+pixel and instance), written to the JSON as COCO RLE one mask at a time.
 """
 from __future__ import annotations
 
@@ -106,6 +112,23 @@ def output_names(paths: list[Path]) -> list[str]:
     return [f"{n}_{p.suffix.lstrip('.').lower()}" if counts[n] > 1 else n for n, p in zip(names, paths)]
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: no chunking), got {value}")
+    return value
+
+
+def set_chunk_elements(model, chunk_elements: int) -> None:
+    """Hand ``--chunk-elements`` to the model's postprocessor; say so when it computes in one piece anyway."""
+    post = getattr(model, "postprocessor", None)
+    if hasattr(post, "chunk_elements"):
+        post.chunk_elements = chunk_elements
+    elif chunk_elements:
+        print(f"note: the postprocessor {type(post).__name__} has no chunk_elements; every image is "
+              "post-processed in one piece", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Inference on images with overlays and raw results.")
     p.add_argument("config")
@@ -114,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--score-thr", type=float, default=0.5, help="instances drawn above this score")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--chunk-elements", type=_non_negative_int, default=2**23,
+                   help="post-process images whose full-size maps exceed N values in bands of rows (0: one piece)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="report and skip images that cannot be decoded (exit status 1) instead of stopping")
     args = p.parse_args(argv)
     paths = expand_inputs(args.images)
     model = init_model(args.config, args.checkpoint, device=args.device)
+    set_chunk_elements(model, args.chunk_elements)
     meta = predictor_of(model).meta  # the dataset metadata init_model applied
     classes = list(meta.get("classes") or [f"class_{i}" for i in range(model.num_classes)])
     palette = palette_for(len(classes), meta.get("palette"))
