@@ -21,18 +21,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .banded import BandedResize, band_ranges
-from .kernels import assign_segment_ids, matrix_nms_decay_sorted, semantic_scores, topk_query_classes
+from .kernels import assign_segment_ids, matrix_nms_decay_sorted, topk_query_classes
 
 
 class SemanticBands:
-    """``[H, W]`` int64 class map: per band, argmax over classes of the scores of ``scores_fn(band)``."""
+    """``[H, W]`` int64 class map: per band, the argmax over classes of :func:`~.kernels.semantic_scores`
+    (or of the band itself when ``class_logits`` is ``None``: the bands hold class scores)."""
 
     def __init__(self, out_hw: tuple[int, int], class_logits: Optional[Tensor]) -> None:
         self.labels = torch.empty(out_hw, dtype=torch.int64)
-        self.class_logits = class_logits  # None: the bands already hold class scores
+        self.needs_probs = class_logits is not None
+        self.class_probs = None if class_logits is None else class_logits.softmax(dim=-1)[..., :-1]
 
-    def update(self, band: Tensor, r0: int, r1: int) -> None:
-        scores = band if self.class_logits is None else semantic_scores(self.class_logits, band)
+    def update(self, band: Tensor, probs: Optional[Tensor], r0: int, r1: int) -> None:
+        scores = band if self.class_probs is None else torch.einsum("qc,qhw->chw", self.class_probs, probs)
         self.labels[r0:r1] = scores.argmax(0)
 
     def finish(self) -> Tensor:
@@ -53,17 +55,18 @@ class PanopticBands:
         self.owner_own = torch.empty(out_hw, dtype=torch.bool)
         self.area, self.own_area, self.inside = (torch.zeros(n, dtype=torch.int64) for _ in range(3))
         self.thing_ids, self.overlap, self.intersect = list(thing_ids), overlap_threshold, intersect_with_mask
+        self.needs_probs = True
 
-    def update(self, band: Tensor, r0: int, r1: int) -> None:
+    def update(self, band: Tensor, probs: Tensor, r0: int, r1: int) -> None:
         n = len(self.classes)
         if n == 0:
             return
-        probs = band[self.keep].sigmoid()
+        probs = probs[self.keep]
         own = probs >= 0.5
         owner = (self.scores.view(-1, 1, 1) * probs).argmax(dim=0)
         owner_own = own.gather(0, owner[None]).squeeze(0)
         self.area += torch.bincount(owner.flatten(), minlength=n)
-        self.own_area += own.flatten(1).view(torch.uint8).sum(dim=1, dtype=torch.int64)
+        self.own_area += own.count_nonzero(dim=(1, 2))
         self.inside += torch.bincount(owner[owner_own], minlength=n)
         self.owner[r0:r1], self.owner_own[r0:r1] = owner, owner_own
 
@@ -88,8 +91,9 @@ class PanopticBands:
 
 
 class InstanceBands:
-    """:func:`~.official.instance_inference` over bands: boolean masks written band by band, mask scores
-    and (for matrix NMS) mask overlaps accumulated."""
+    """:func:`~.official.instance_inference` over bands: boolean masks written band by band; per query (a
+    query's mask serves each of its classes) the mask area, the probability inside it and, for matrix
+    NMS, the pairwise overlaps accumulated."""
 
     def __init__(self, out_hw: tuple[int, int], class_logits: Tensor, *, topk: int,
                  thing_ids: Optional[Sequence[int]], matrix_nms_sigma: Optional[float]) -> None:
@@ -102,39 +106,41 @@ class InstanceBands:
             is_thing = torch.isin(labels, torch.as_tensor(list(thing_ids), device=labels.device))
             scores, labels, query_ids = scores[is_thing], labels[is_thing], query_ids[is_thing]
         self.top_scores, self.labels, self.query_ids, self.sigma = scores, labels, query_ids, matrix_nms_sigma
-        n = len(query_ids)
-        self.masks = torch.empty((n, *out_hw), dtype=torch.bool)
-        self.prob_sum = torch.zeros(n, dtype=torch.float64)
-        self.area = torch.zeros(n, dtype=torch.int64)
-        self.inter = torch.zeros((n, n), dtype=torch.float64) if matrix_nms_sigma is not None else None
+        self.masks = torch.empty((len(query_ids), *out_hw), dtype=torch.bool)
+        self.prob_sum = torch.zeros(num_queries, dtype=torch.float64)
+        self.area = torch.zeros(num_queries, dtype=torch.int64)
+        self.inter = torch.zeros((num_queries,) * 2, dtype=torch.float64) if matrix_nms_sigma is not None else None
+        self.needs_probs = True
 
-    def update(self, band: Tensor, r0: int, r1: int) -> None:
-        logits = band[self.query_ids]
-        binary = logits > 0
-        self.masks[:, r0:r1] = binary
-        self.prob_sum += (logits.sigmoid() * binary).flatten(1).sum(1, dtype=torch.float64)
-        self.area += binary.flatten(1).sum(1)
+    def update(self, band: Tensor, probs: Tensor, r0: int, r1: int) -> None:
+        binary = band > 0  # [Q, rows, W]
+        self.masks[:, r0:r1] = binary[self.query_ids]
+        self.prob_sum += (probs * binary).sum(dim=(1, 2)).double()
+        self.area += binary.count_nonzero(dim=(1, 2))
         if self.inter is not None:
             flat = binary.flatten(1).float()
             self.inter += (flat @ flat.T).double()  # integer counts: exact while a band has < 2**24 pixels
 
     def finish(self) -> dict[str, Tensor]:
-        quality = self.prob_sum.float() / (self.area.float() + 1e-6)
-        scores = self.top_scores * quality
+        q = self.query_ids
+        area = self.area[q].float()
+        scores = self.top_scores * (self.prob_sum[q].float() / (area + 1e-6))
         if self.inter is not None and len(scores):
             order = scores.argsort(descending=True)
-            inter = self.inter.float()[order][:, order]
-            scores = scores * matrix_nms_decay_sorted(inter, self.area.float()[order], self.labels, order, self.sigma)
-        n = len(scores)
-        return {"scores": scores, "labels": self.labels, "masks": self.masks, "boxes": torch.zeros((n, 4)),
-                "query_ids": self.query_ids}
+            inter = self.inter.float()[q][:, q][order][:, order]
+            scores = scores * matrix_nms_decay_sorted(inter, area[order], self.labels, order, self.sigma)
+        return {"scores": scores, "labels": self.labels, "masks": self.masks, "boxes": torch.zeros((len(q), 4)),
+                "query_ids": q}
 
 
 def run_bands(resize: BandedResize, parts: dict, max_elements: int, channels: int) -> dict:
-    """Feed every band of ``resize``'s output to each part (``update``), then return ``{key: finish()}``.
-    A band holds at most ``max_elements`` values of ``channels`` maps (at least one row)."""
+    """Feed every band of ``resize``'s output (and its sigmoid, computed once) to each part's
+    ``update(band, probs, r0, r1)``, then return ``{key: part.finish()}``. A band holds at most
+    ``max_elements`` values of ``channels`` maps (at least one row)."""
+    needs_probs = any(part.needs_probs for part in parts.values())
     for r0, r1 in band_ranges(resize.out_hw[0], channels * resize.out_hw[1], max_elements):
         band = resize.rows(r0, r1)
+        probs = band.sigmoid() if needs_probs else None
         for part in parts.values():
-            part.update(band, r0, r1)
+            part.update(band, probs, r0, r1)
     return {key: part.finish() for key, part in parts.items()}

@@ -248,8 +248,8 @@ class MaskFormerInference:
         return result
 
     def _channels(self, mask_cls: Tensor) -> int:
-        """Maps per pixel at the original size: queries, classes, instance candidates (the largest)."""
-        return max(mask_cls.shape[0], mask_cls.shape[-1], self.topk_per_image if self.instance_on else 0)
+        """Maps per pixel at the original size: the queries' or the classes' (the larger)."""
+        return max(mask_cls.shape[0], mask_cls.shape[-1])
 
     def _chunked(self, channels: int, maps: Tensor, ori_shape: Sequence[int]) -> bool:
         """Whether ``channels x H x W`` values at the original size exceed ``chunk_elements`` (CPU maps only:
