@@ -200,3 +200,16 @@ def test_infer_tool_writes_the_same_files_chunked_and_in_one_piece(tmp_path, mon
                                rtol=1e-6, atol=1e-7)
     with pytest.raises(SystemExit):
         infer.main([config, str(tmp_path / "tiny.pth"), str(image), "--out", str(tmp_path), "--chunk-elements", "-1"])
+
+
+def test_infer_tool_semantic_overlay_in_bands_is_the_one_piece_picture():
+    from segformers.visualization import semantic_overlay
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    sem = rng.integers(0, 6, (37, 29))
+    sem[:5] = 255  # ignored
+    classes, palette = ["a", "b", "c", "d", "e"], rng.integers(0, 256, (5, 3), dtype=np.uint8)  # 5 ids out of range
+    ref = semantic_overlay(image, sem, classes, palette)
+    got = _load_infer().semantic_overlay_in_bands(image, sem, classes, palette, rows=4)
+    assert np.array_equal(np.asarray(got), np.asarray(ref))
