@@ -3,7 +3,7 @@
 the same files.
 
 Usage: python tools/analysis/bench_infer_memory.py [--config CFG] [--checkpoint CKPT] [--sizes 4000x3000,2000x1500]
-       [--one-piece-max-pixels 3200000] [--work DIR]
+       [--one-piece-max-pixels 3200000] [--object-mask-threshold T] [--work DIR]
 
 Each run is a fresh process (``--child``) that runs ``tools/infer.py``'s ``main`` and reports its own peak
 RSS (``ru_maxrss``) and wall seconds. Without ``--checkpoint`` the model has random weights (seed 0),
@@ -11,7 +11,9 @@ written once to the work folder: memory and equality are what this measures, not
 a deterministic mix of flat rectangles and noise (width x height as given). The one-piece run is skipped
 for images above ``--one-piece-max-pixels`` (at 4000x3000 it needs about 19 GiB, issue #23: more than a
 shared 23 GiB machine can lend safely); where both ran, their files are compared: PNGs pixel for pixel,
-segments and instance RLE masks exactly, instance scores to float32 rounding.
+segments and instance RLE masks exactly, instance scores to float32 rounding. ``--object-mask-threshold``
+runs a config derived from ``--config`` with that panoptic query threshold (random weights keep few queries
+at the quick start's 0.5, so the panoptic comparison would compare nearly empty maps).
 """
 from __future__ import annotations
 
@@ -98,6 +100,7 @@ def main() -> None:
     p.add_argument("--sizes", default="4000x3000,2000x1500", help="WIDTHxHEIGHT, comma-separated")
     p.add_argument("--one-piece-max-pixels", type=float, default=3.2e6)
     p.add_argument("--chunk-elements", type=int, default=2**23)
+    p.add_argument("--object-mask-threshold", type=float, default=None)
     p.add_argument("--work", default="work_dirs/bench_infer_memory")
     p.add_argument("--child", nargs=5, metavar=("CONFIG", "CKPT", "IMAGE", "OUT", "CHUNK"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -106,6 +109,11 @@ def main() -> None:
         return child(config, ckpt, image, out, int(chunk))
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.object_mask_threshold is not None:
+        derived = work / "config.py"
+        derived.write_text(f"_base_ = [{str(Path(args.config).resolve())!r}]\n"
+                           f"model = dict(postprocessor=dict(object_mask_threshold={args.object_mask_threshold!r}))\n")
+        args.config = str(derived)
     ckpt = args.checkpoint or random_checkpoint(args.config, work / "random_weights.pth")
     print(f"config {args.config}\ncheckpoint {args.checkpoint or 'random weights (seed 0)'}\n"
           f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
