@@ -16,8 +16,8 @@ RLE mask). An image that cannot be decoded stops the run naming the file, unless
 Memory: ``--chunk-elements N`` (default 2**23) is handed to the postprocessor (``MaskFormerInference``):
 an image whose full-resolution maps would hold more than N values is post-processed in bands of rows
 from the model-resolution logits (same results; a 4000x3000 photo in under 2 GiB, docs/reliability.md);
-0 computes every image in one piece. The instance masks stay one boolean ``[N, H, W]`` tensor (1 byte per
-pixel and instance), written to the JSON as COCO RLE one mask at a time.
+0 computes every image in one piece. The instance masks come one per query (``instance_masks="by_query"``:
+the classes of one query share its mask; 1 byte per pixel), each written to the JSON as COCO RLE.
 """
 from __future__ import annotations
 
@@ -59,6 +59,23 @@ def semantic_overlay_in_bands(image: np.ndarray, sem: np.ndarray, classes: list,
     return draw_legend(out, [(classes[c], palette[c]) for c in present])
 
 
+class QueryMasks:
+    """The per-instance masks of an ``instance_masks="by_query"`` result (``query_masks [U, H, W]``,
+    ``mask_index [N]``) as a sequence of ``[H, W]`` views, without building ``[N, H, W]``."""
+
+    def __init__(self, query_masks, mask_index) -> None:  # noqa: ANN001
+        self.query_masks, self.mask_index = query_masks, mask_index
+
+    def __len__(self) -> int:
+        return len(self.mask_index)
+
+    def __getitem__(self, i: int):  # noqa: ANN204
+        return self.query_masks[int(self.mask_index[i])]
+
+    def __iter__(self):  # noqa: ANN204
+        return (self[i] for i in range(len(self)))
+
+
 def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes: list, palette: np.ndarray,
                  score_thr: float) -> list[Path]:
     """Write the overlays and raw results of one image; returns the written paths."""
@@ -76,10 +93,11 @@ def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes:
         written += [out / f"{stem}_pan_seg.png", out / f"{stem}_panoptic.png"]
     if "instances" in result:
         ins = result["instances"]
-        instance_overlay(image, ins, classes, palette, score_thr).save(out / f"{stem}_instances.png")
+        masks = ins["masks"] if "masks" in ins else QueryMasks(ins["query_masks"], ins["mask_index"])
+        instance_overlay(image, dict(ins, masks=masks), classes, palette, score_thr).save(out / f"{stem}_instances.png")
         record["instances"] = [
             {"score": float(s), "label": int(lab), "category": classes[int(lab)], "mask_rle": _rle(m.numpy())}
-            for s, lab, m in zip(ins["scores"], ins["labels"], ins["masks"])
+            for s, lab, m in zip(ins["scores"], ins["labels"], masks)
         ]
         written.append(out / f"{stem}_instances.png")
     (out / f"{stem}.json").write_text(json.dumps(record, indent=1))
@@ -132,8 +150,11 @@ def _non_negative_int(text: str) -> int:
 
 
 def set_chunk_elements(model, chunk_elements: int) -> None:
-    """Hand ``--chunk-elements`` to the model's postprocessor; say so when it computes in one piece anyway."""
+    """Hand ``--chunk-elements`` to the model's postprocessor, with one instance mask per query (this tool
+    reads each instance's mask once: RLE, overlay); say so when it computes in one piece anyway."""
     post = getattr(model, "postprocessor", None)
+    if hasattr(post, "instance_masks"):
+        post.instance_masks = "by_query"
     if hasattr(post, "chunk_elements"):
         post.chunk_elements = chunk_elements
     elif chunk_elements:

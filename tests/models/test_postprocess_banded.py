@@ -213,3 +213,19 @@ def test_infer_tool_semantic_overlay_in_bands_is_the_one_piece_picture():
     ref = semantic_overlay(image, sem, classes, palette)
     got = _load_infer().semantic_overlay_in_bands(image, sem, classes, palette, rows=4)
     assert np.array_equal(np.asarray(got), np.asarray(ref))
+
+
+@pytest.mark.parametrize("chunk", [0, 400])
+def test_instance_masks_by_query_give_each_instance_its_mask(chunk):
+    cls, low = _logits(6, q=5, k=4)
+    meta = {"batch_input_shape": (52, 68), "img_shape": (52, 68), "ori_shape": (90, 110)}
+    kw = dict(semantic_on=False, instance_on=True, topk_per_image=12, instance_matrix_nms_sigma=2.0)
+    dense = MaskFormerInference(**kw, chunk_elements=0)(cls, low, meta)["instances"]
+    by_query = MaskFormerInference(**kw, chunk_elements=chunk, instance_masks="by_query")(cls, low, meta)["instances"]
+    assert "masks" not in by_query and list(by_query) == ["scores", "labels", "query_masks", "mask_index", "boxes",
+                                                           "query_ids"]
+    assert len(by_query["query_masks"]) == len(torch.unique(dense["query_ids"])) < len(dense["query_ids"])
+    assert torch.equal(by_query["query_masks"][by_query["mask_index"]], dense["masks"])
+    torch.testing.assert_close(by_query["scores"], dense["scores"], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="instance_masks must be 'dense' or 'by_query'"):
+        MaskFormerInference(instance_masks="sparse")

@@ -96,7 +96,7 @@ class InstanceBands:
     NMS, the pairwise overlaps accumulated."""
 
     def __init__(self, out_hw: tuple[int, int], class_logits: Tensor, *, topk: int,
-                 thing_ids: Optional[Sequence[int]], matrix_nms_sigma: Optional[float]) -> None:
+                 thing_ids: Optional[Sequence[int]], matrix_nms_sigma: Optional[float], by_query: bool = False) -> None:
         num_queries, num_classes = class_logits.shape[0], class_logits.shape[-1] - 1
         if topk > num_queries * num_classes:
             raise ValueError(f"instance inference asks for top-{topk} of {num_queries} queries x {num_classes} "
@@ -106,7 +106,9 @@ class InstanceBands:
             is_thing = torch.isin(labels, torch.as_tensor(list(thing_ids), device=labels.device))
             scores, labels, query_ids = scores[is_thing], labels[is_thing], query_ids[is_thing]
         self.top_scores, self.labels, self.query_ids, self.sigma = scores, labels, query_ids, matrix_nms_sigma
-        self.masks = torch.empty((len(query_ids), *out_hw), dtype=torch.bool)
+        # by_query: one mask per distinct query (see MaskFormerInference's instance_masks), else one per instance
+        self.unique, self.index = torch.unique(query_ids, return_inverse=True) if by_query else (query_ids, None)
+        self.masks = torch.empty((len(self.unique), *out_hw), dtype=torch.bool)
         self.prob_sum = torch.zeros(num_queries, dtype=torch.float64)
         self.area = torch.zeros(num_queries, dtype=torch.int64)
         self.inter = torch.zeros((num_queries,) * 2, dtype=torch.float64) if matrix_nms_sigma is not None else None
@@ -114,7 +116,7 @@ class InstanceBands:
 
     def update(self, band: Tensor, probs: Tensor, r0: int, r1: int) -> None:
         binary = band > 0  # [Q, rows, W]
-        self.masks[:, r0:r1] = binary[self.query_ids]
+        self.masks[:, r0:r1] = binary[self.unique]
         self.prob_sum += (probs * binary).sum(dim=(1, 2)).double()
         self.area += binary.count_nonzero(dim=(1, 2))
         if self.inter is not None:
@@ -129,8 +131,8 @@ class InstanceBands:
             order = scores.argsort(descending=True)
             inter = self.inter.float()[q][:, q][order][:, order]
             scores = scores * matrix_nms_decay_sorted(inter, area[order], self.labels, order, self.sigma)
-        return {"scores": scores, "labels": self.labels, "masks": self.masks, "boxes": torch.zeros((len(q), 4)),
-                "query_ids": q}
+        masks = {"masks": self.masks} if self.index is None else {"query_masks": self.masks, "mask_index": self.index}
+        return {"scores": scores, "labels": self.labels, **masks, "boxes": torch.zeros((len(q), 4)), "query_ids": q}
 
 
 def run_bands(resize: BandedResize, parts: dict, max_elements: int, channels: int) -> dict:
