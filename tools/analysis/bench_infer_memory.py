@@ -126,8 +126,8 @@ def main() -> None:
         results = {name: run_child(args.config, ckpt, image, work / f"{width}x{height}_{name}", chunk)
                    for name, chunk in runs.items()}
         for name, res in results.items():
-            print(f"{width}x{height} {name:9s} (--chunk-elements {runs[name]}): peak RSS {res['peak_rss_mib']:8.1f} MiB,"
-                  f" {res['seconds']:6.1f} s, exit {res['exit']}")
+            print(f"{width}x{height} {name:9s} (--chunk-elements {runs[name]}): "
+                  f"peak RSS {res['peak_rss_mib']:8.1f} MiB, {res['seconds']:6.1f} s, exit {res['exit']}")
         if len(results) == 2:
             cmp = same_outputs(work / f"{width}x{height}_bands", work / f"{width}x{height}_one_piece")
             print(f"{width}x{height} same files: {json.dumps(cmp)}")
