@@ -229,3 +229,12 @@ def test_instance_masks_by_query_give_each_instance_its_mask(chunk):
     torch.testing.assert_close(by_query["scores"], dense["scores"], rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="instance_masks must be 'dense' or 'by_query'"):
         MaskFormerInference(instance_masks="sparse")
+
+
+def test_first_argmax_is_argmax_with_ties_and_nan():
+    from segformers.models.postprocess.chunked import first_argmax
+
+    x = torch.randint(0, 3, (6, 9, 41), generator=torch.Generator().manual_seed(2)).float()  # many ties
+    x[0, 0, :5] = float("nan")
+    x[3, 2, 7:20] = float("nan")
+    assert torch.equal(first_argmax(x), x.argmax(0))

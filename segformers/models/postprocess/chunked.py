@@ -24,6 +24,12 @@ from .banded import BandedResize, band_ranges
 from .kernels import assign_segment_ids, matrix_nms_decay_sorted, topk_query_classes
 
 
+def first_argmax(x: Tensor) -> Tensor:
+    """``x.argmax(0)`` (the first index of the largest value, NaN the largest) through ``x.max(0)``, which
+    returns the same indices and is ~5x faster on CPU for a reduction over the leading dim."""
+    return x.max(0).indices
+
+
 class SemanticBands:
     """``[H, W]`` int64 class map: per band, the argmax over classes of :func:`~.kernels.semantic_scores`
     (or of the band itself when ``class_logits`` is ``None``: the bands hold class scores)."""
@@ -35,7 +41,7 @@ class SemanticBands:
 
     def update(self, band: Tensor, probs: Optional[Tensor], r0: int, r1: int) -> None:
         scores = band if self.class_probs is None else torch.einsum("qc,qhw->chw", self.class_probs, probs)
-        self.labels[r0:r1] = scores.argmax(0)
+        self.labels[r0:r1] = first_argmax(scores)
 
     def finish(self) -> Tensor:
         return self.labels
@@ -63,10 +69,10 @@ class PanopticBands:
             return
         probs = probs[self.keep]
         own = probs >= 0.5
-        owner = (self.scores.view(-1, 1, 1) * probs).argmax(dim=0)
+        owner = first_argmax(self.scores.view(-1, 1, 1) * probs)
         owner_own = own.gather(0, owner[None]).squeeze(0)
         self.area += torch.bincount(owner.flatten(), minlength=n)
-        self.own_area += own.count_nonzero(dim=(1, 2))
+        self.own_area += own.flatten(1).view(torch.uint8).sum(dim=1, dtype=torch.int32)
         self.inside += torch.bincount(owner[owner_own], minlength=n)
         self.owner[r0:r1], self.owner_own[r0:r1] = owner, owner_own
 
@@ -118,7 +124,7 @@ class InstanceBands:
         binary = band > 0  # [Q, rows, W]
         self.masks[:, r0:r1] = binary[self.unique]
         self.prob_sum += (probs * binary).sum(dim=(1, 2)).double()
-        self.area += binary.count_nonzero(dim=(1, 2))
+        self.area += binary.flatten(1).view(torch.uint8).sum(dim=1, dtype=torch.int32)
         if self.inter is not None:
             flat = binary.flatten(1).float()
             self.inter += (flat @ flat.T).double()  # integer counts: exact while a band has < 2**24 pixels
