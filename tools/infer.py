@@ -12,6 +12,12 @@ config asks for), ``<name>_sem_seg.png`` (uint16 class ids), ``<name>_pan_seg.pn
 0 = void) and ``<name>.json`` (segments_info, and the instances with score, label, class name and a COCO
 RLE mask). An image that cannot be decoded stops the run naming the file, unless ``--skip-bad-images``
 (then it is reported, counted, and the exit status is 1).
+
+Memory: ``--chunk-elements N`` (default 2**23) is handed to the postprocessor (``MaskFormerInference``):
+an image whose full-resolution maps would hold more than N values is post-processed in bands of rows
+from the model-resolution logits (same results; a 4000x3000 photo in under 2 GiB, docs/reliability.md);
+0 computes every image in one piece. The instance masks come one per query (``instance_masks="by_query"``:
+the classes of one query share its mask; 1 byte per pixel), each written to the JSON as COCO RLE.
 """
 from __future__ import annotations
 
@@ -29,9 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segformers.apis import init_model, inference, predictor_of  # noqa: E402
 from segformers.apis.inference import _as_rgb_array  # noqa: E402
-from segformers.visualization import (  # noqa: E402
-    instance_overlay, palette_for, panoptic_overlay, semantic_overlay,
-)
+from segformers.visualization import draw_legend, instance_overlay, palette_for, panoptic_overlay  # noqa: E402
+from segformers.visualization.overlay import blend  # noqa: E402
 
 
 def _rle(mask: np.ndarray) -> dict:
@@ -41,6 +46,36 @@ def _rle(mask: np.ndarray) -> dict:
     return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
 
 
+def semantic_overlay_in_bands(image: np.ndarray, sem: np.ndarray, classes: list, palette: np.ndarray,
+                              rows: int = 256, ignore_index: int = 255) -> Image.Image:
+    """``segformers.visualization.semantic_overlay``'s picture, blended ``rows`` image rows at a time (the
+    one-piece blend holds several float32 copies of the whole image: ~0.6 GiB at 4000x3000)."""
+    valid = (sem >= 0) & (sem < len(classes)) & (sem != ignore_index)
+    out = np.empty_like(image)
+    for r0 in range(0, sem.shape[0], rows):
+        band = slice(r0, r0 + rows)
+        out[band] = blend(image[band], palette[np.where(valid[band], sem[band], 0)], valid[band])
+    present = np.flatnonzero(np.bincount(sem[valid].astype(np.int64), minlength=len(classes)))
+    return draw_legend(out, [(classes[c], palette[c]) for c in present])
+
+
+class QueryMasks:
+    """The per-instance masks of an ``instance_masks="by_query"`` result (``query_masks [U, H, W]``,
+    ``mask_index [N]``) as a sequence of ``[H, W]`` views, without building ``[N, H, W]``."""
+
+    def __init__(self, query_masks, mask_index) -> None:  # noqa: ANN001
+        self.query_masks, self.mask_index = query_masks, mask_index
+
+    def __len__(self) -> int:
+        return len(self.mask_index)
+
+    def __getitem__(self, i: int):  # noqa: ANN204
+        return self.query_masks[int(self.mask_index[i])]
+
+    def __iter__(self):  # noqa: ANN204
+        return (self[i] for i in range(len(self)))
+
+
 def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes: list, palette: np.ndarray,
                  score_thr: float) -> list[Path]:
     """Write the overlays and raw results of one image; returns the written paths."""
@@ -48,7 +83,7 @@ def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes:
     if "sem_seg" in result:
         sem = result["sem_seg"].numpy()
         Image.fromarray(sem.astype(np.uint16)).save(out / f"{stem}_sem_seg.png")
-        semantic_overlay(image, sem, classes, palette).save(out / f"{stem}_semantic.png")
+        semantic_overlay_in_bands(image, sem, classes, palette).save(out / f"{stem}_semantic.png")
         written += [out / f"{stem}_sem_seg.png", out / f"{stem}_semantic.png"]
     if "panoptic_seg" in result:
         pan = result["panoptic_seg"].numpy()
@@ -58,10 +93,11 @@ def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes:
         written += [out / f"{stem}_pan_seg.png", out / f"{stem}_panoptic.png"]
     if "instances" in result:
         ins = result["instances"]
-        instance_overlay(image, ins, classes, palette, score_thr).save(out / f"{stem}_instances.png")
+        masks = ins["masks"] if "masks" in ins else QueryMasks(ins["query_masks"], ins["mask_index"])
+        instance_overlay(image, dict(ins, masks=masks), classes, palette, score_thr).save(out / f"{stem}_instances.png")
         record["instances"] = [
             {"score": float(s), "label": int(lab), "category": classes[int(lab)], "mask_rle": _rle(m.numpy())}
-            for s, lab, m in zip(ins["scores"], ins["labels"], ins["masks"])
+            for s, lab, m in zip(ins["scores"], ins["labels"], masks)
         ]
         written.append(out / f"{stem}_instances.png")
     (out / f"{stem}.json").write_text(json.dumps(record, indent=1))
@@ -106,6 +142,26 @@ def output_names(paths: list[Path]) -> list[str]:
     return [f"{n}_{p.suffix.lstrip('.').lower()}" if counts[n] > 1 else n for n, p in zip(names, paths)]
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: no chunking), got {value}")
+    return value
+
+
+def set_chunk_elements(model, chunk_elements: int) -> None:
+    """Hand ``--chunk-elements`` to the model's postprocessor, with one instance mask per query (this tool
+    reads each instance's mask once: RLE, overlay); say so when it computes in one piece anyway."""
+    post = getattr(model, "postprocessor", None)
+    if hasattr(post, "instance_masks"):
+        post.instance_masks = "by_query"
+    if hasattr(post, "chunk_elements"):
+        post.chunk_elements = chunk_elements
+    elif chunk_elements:
+        print(f"note: the postprocessor {type(post).__name__} has no chunk_elements; every image is "
+              "post-processed in one piece", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Inference on images with overlays and raw results.")
     p.add_argument("config")
@@ -114,11 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--score-thr", type=float, default=0.5, help="instances drawn above this score")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--chunk-elements", type=_non_negative_int, default=2**23,
+                   help="post-process images whose full-size maps exceed N values in bands of rows (0: one piece)")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="report and skip images that cannot be decoded (exit status 1) instead of stopping")
     args = p.parse_args(argv)
     paths = expand_inputs(args.images)
     model = init_model(args.config, args.checkpoint, device=args.device)
+    set_chunk_elements(model, args.chunk_elements)
     meta = predictor_of(model).meta  # the dataset metadata init_model applied
     classes = list(meta.get("classes") or [f"class_{i}" for i in range(model.num_classes)])
     palette = palette_for(len(classes), meta.get("palette"))

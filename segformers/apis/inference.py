@@ -80,8 +80,9 @@ def dataset_meta(cfg: Any) -> dict:
 def _result(sample: SegDataSample) -> dict:
     pred = sample.pred
     out: dict = {}
-    if "sem_seg" in pred:
-        out["sem_seg"] = pred["sem_seg"].argmax(0).cpu()
+    if "sem_seg" in pred:  # [K, H, W] scores, or the [H, W] class map a chunked postprocessor gives large images
+        sem = pred["sem_seg"]
+        out["sem_seg"] = (sem if sem.dim() == 2 else sem.argmax(0)).cpu()
     if "panoptic_seg" in pred:
         out["panoptic_seg"] = pred["panoptic_seg"][0].cpu()
         out["segments_info"] = pred["panoptic_seg"][1]

@@ -66,3 +66,15 @@ def assign_segment_ids(valid: list[bool], labels: list[int], fuse: set[int]) -> 
         if label in fuse:
             fused[label] = ids[q]
     return ids, first
+
+
+def matrix_nms_decay_sorted(inter: Tensor, area: Tensor, labels: Tensor, order: Tensor, sigma: float) -> Tensor:
+    """The Gaussian matrix NMS factor ``[N]`` (see :func:`~.official.matrix_nms_decay`) from the pixel
+    overlaps ``inter [N, N]`` and areas ``area [N]`` (float) of the masks taken in ``order`` (scores
+    descending); the factors come back in the original order."""
+    iou = inter / (area[:, None] + area[None] - inter).clamp(min=1)
+    same_class = labels[order][:, None] == labels[order][None]
+    iou = (iou * same_class).triu(diagonal=1)  # [i, j]: i scored above j
+    comp = iou.max(0).values
+    decay = torch.exp(-sigma * (iou**2 - comp[:, None] ** 2)).min(0).values
+    return torch.empty_like(decay).scatter_(0, order, decay)
