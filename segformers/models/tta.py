@@ -33,6 +33,9 @@ def merge_semantic(views: list[SegDataSample]) -> SegDataSample:
     """One image's views -> one sample whose ``pred["sem_seg"]`` is the mean of their flipped-back
     ``sem_seg`` ``[K, H, W]`` (summed in view order, then divided, as the official code). The
     metadata and ground truth are those of the first unflipped view."""
+    if any(v.pred["sem_seg"].dim() != 3 for v in views):
+        raise ValueError("TTA views must predict sem_seg as [K, H, W] class scores, not [H, W] class maps: set the "
+                         "postprocessor's chunk_elements=0 (SemanticTTAModel does so for the module it wraps).")
     shapes = {tuple(v.pred["sem_seg"].shape) for v in views}
     if len(shapes) != 1:
         raise ValueError(f"TTA views predict sem_seg of different sizes {sorted(shapes)}: every view must be "
@@ -70,6 +73,9 @@ class SemanticTTAModel(BaseTTAModel):
                 "panoptic or instance results): test with model.postprocessor.semantic_on=True, panoptic_on=False, "
                 "instance_on=False, or without --tta."
             )
+        if getattr(post, "chunk_elements", 0):
+            # per-class scores are what the views average: a chunked postprocessor would give class maps
+            post.chunk_elements = 0
         super().__init__(module=module, data_preprocessor=data_preprocessor)
 
     def merge_preds(self, data_samples_list: list[list[SegDataSample]]) -> list[SegDataSample]:

@@ -15,6 +15,8 @@ from segformers.apis import build_model
 from segformers.data.toy import write_toy_dataset
 from segformers.data.transforms.geometric import shortest_edge_shape
 from segformers.models import SemanticTTAModel
+from segformers.models.tta import merge_semantic
+from segformers.structures import SegDataSample
 from segformers.registry import TRANSFORMS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +108,20 @@ def test_a_symmetric_image_gives_a_symmetric_prediction(tmp_path):
     assert torch.equal(one_scale, one_scale.flip(-1))  # two views: a + mirror(a), exactly
     plain = tta_scores(model, img, tmp_path, flips=(0.0,))
     assert not torch.allclose(plain, plain.flip(-1), atol=1e-4)
+
+
+def test_tta_turns_chunking_off_and_refuses_class_maps(tmp_path):
+    """Views average [K, H, W] scores: a chunked postprocessor (class maps for large images) is set to one piece."""
+    model, rng = tiny_model(), np.random.default_rng(0)
+    model.postprocessor.chunk_elements = 64  # every image of the test would be chunked
+    img = rng.integers(0, 256, (30, 45, 3), dtype=np.uint8)
+    merged = tta_scores(model, img, tmp_path)
+    assert model.postprocessor.chunk_elements == 0 and merged.shape == (5, 30, 45)
+    maps = [SegDataSample() for _ in range(2)]
+    for m in maps:
+        m.pred = {"sem_seg": torch.zeros(30, 45, dtype=torch.long)}
+    with pytest.raises(ValueError, match="chunk_elements=0"):
+        merge_semantic(maps)
 
 
 def test_tta_refuses_panoptic_and_instance_outputs():
