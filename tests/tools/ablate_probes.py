@@ -66,6 +66,7 @@ def tiny_base(path: Path, data_root: Path) -> Path:
                                transformer_dim_feedforward=64),
             transformer_decoder=dict(hidden_dim=32, num_queries=10, nheads=2, dim_feedforward=64, dec_layers=3),
             criterion=dict(matcher=dict(num_points=64), num_points=64),
+            postprocessor=dict(topk_per_image=20),  # 5 queries x 8 classes in the smallest variant
         ),
         param_scheduler=[dict(type="LinearLR", start_factor=1.0, end_factor=0.1, begin=3000, end=3500,
                               by_epoch=False)],

@@ -1,0 +1,47 @@
+"""FLOPs of the ablation variants as ratios to the default model match the paper's ratios within 2%.
+
+Every catalog variant with a published ``paper.flops_g`` plus config-only fixtures (the query counts of Table
+Xa and the FPN pixel decoder of Table 4e, and the no_masked_attention plugin's plain cross-attention) is built on
+the R50 COCO-instance Mask2Former and counted with tools/analysis/complexity.py at 800x1216, batch 1
+(tools/ablation/flops.py). The table of these numbers is in docs/ablations.md.
+"""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from tools.ablation.flops import BASELINE, PAPER_BASE, SHAPE, TOLERANCE, variant_flops
+from tools.ablation.variants import REPO, load_catalog, normalize_variant
+
+pytestmark = pytest.mark.slow
+
+FPN = {"model.pixel_decoder": dict(_delete_=True, type="FPNPixelDecoder", in_features="${model.backbone.out_features}",
+                                   conv_dim="${model.pixel_decoder.conv_dim}", mask_dim="${model.pixel_decoder.mask_dim}",
+                                   norm="GN")}
+FIXTURES = [normalize_variant(v, "test fixture") for v in (
+    dict(name="fixture_cross_attention", table="4c", custom_imports=["projects.no_masked_attention.no_masked_attention"],
+         options={"model.transformer_decoder.type": "PlainCrossAttentionDecoder"}, paper=dict(flops_g=213)),
+    dict(name="fixture_fpn", table="4e", options=FPN, paper=dict(flops_g=195)),
+    *(dict(name=f"fixture_queries_{q}", table="Xa", options={"model.transformer_decoder.num_queries": q},
+           paper=dict(flops_g=g)) for q, g in ((50, 217), (200, 246), (300, 265), (1000, 405))),
+)]
+CATALOG = load_catalog()
+VARIANTS = [v for v in CATALOG.values() if v["paper"].get("flops_g") and v["name"] != BASELINE] + FIXTURES
+
+
+@pytest.fixture(scope="module")
+def base() -> Config:
+    return Config.fromfile(str(REPO / PAPER_BASE))
+
+
+@pytest.fixture(scope="module")
+def baseline_gflops(base) -> float:
+    return variant_flops(CATALOG[BASELINE], base, SHAPE)[0]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v["name"] for v in VARIANTS])
+def test_flops_ratio_matches_the_paper(variant, base, baseline_gflops):
+    ours, _ = variant_flops(variant, base, SHAPE)
+    ratio, paper = ours / baseline_gflops, variant["paper"]["flops_g"] / CATALOG[BASELINE]["paper"]["flops_g"]
+    assert abs(ratio / paper - 1) <= TOLERANCE, (
+        f"{variant['name']}: {ours:.1f}G / {baseline_gflops:.1f}G = {ratio:.3f}, paper {paper:.3f}")
