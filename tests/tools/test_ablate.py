@@ -14,6 +14,7 @@ from ablate_probes import make_toy, tiny_base
 from mmengine.config import Config
 
 from tools import ablate
+from tools.ablation.executors import cpu_count
 from tools.ablation.grid import load_grid
 from tools.ablation.results import read_records
 from tools.ablation.study import write_outputs
@@ -48,16 +49,17 @@ def write_grid(path: Path, base: Path, variants: list, seeds=(0,), budget=None, 
 
 
 @pytest.fixture(scope="module")
-def local_run(toy, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("local")
+def parallel_run(toy, tmp_path_factory):
+    """The two-cell grid, run with ``local-parallel --jobs 2`` (both cells at once, one thread each)."""
+    folder = tmp_path_factory.mktemp("parallel")
     grid = write_grid(folder / "grid.py", toy, ["masked_attention", QUERIES_5])
     os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
-    assert ablate.main([grid]) == 0
+    assert ablate.main([grid, "--executor", "local-parallel", "--jobs", "2"]) == 0
     return grid, folder / "work"
 
 
-def test_a_grid_records_every_cell_and_a_second_run_skips_them(local_run, capsys):
-    grid, work = local_run
+def test_a_grid_records_every_cell_and_a_second_run_skips_them(parallel_run, capsys):
+    grid, work = parallel_run
     records = read_records(work)
     assert sorted(r["key"] for r in records) == ["masked_attention/seed0", "queries_5/seed0"]
     for r in records:
@@ -65,7 +67,7 @@ def test_a_grid_records_every_cell_and_a_second_run_skips_them(local_run, capsys
         assert all(math.isfinite(r["metrics"][k]) and 0 <= r["metrics"][k] <= 100 for k in METRIC_KEYS)
         assert r["iters"] == 3 and r["resumed_from_iter"] == 0 and r["flops_input"] == [64, 64]
         assert r["params"] > 10_000 and r["flops_g"] > 0 and 0 < r["sec_per_iter"] < 30
-        assert r["peak_rss_mb"] > 100 and r["wall_s"] > r["train_s"] > 0
+        assert r["peak_rss_mb"] > 100 and r["wall_s"] > r["train_s"] > 0 and r["threads"] == max(1, cpu_count() // 2)
     by_name = {r["name"]: r for r in records}
     assert by_name["queries_5"]["params"] < by_name["masked_attention"]["params"]  # 5 query embeddings fewer
     table = (work / "table.md").read_text()
@@ -73,12 +75,13 @@ def test_a_grid_records_every_cell_and_a_second_run_skips_them(local_run, capsys
     assert (work / "plot.png").stat().st_size > 1000
     lines = (work / "results.jsonl").read_text()
     capsys.readouterr()
-    assert ablate.main([grid]) == 0
+    assert ablate.main([grid]) == 0  # the sequential executor this time: nothing left to run
     assert "2 cells (2 finished before, skipped)" in capsys.readouterr().out
     assert (work / "results.jsonl").read_text() == lines
 
 
-def test_an_interrupted_cell_resumes_from_its_checkpoint(toy, tmp_path, monkeypatch, capsys):
+def test_an_interrupted_cell_resumes_from_its_checkpoint(toy, tmp_path, monkeypatch, capsys, parallel_run):
+    """The sequential executor; its record has the same keys as local-parallel's."""
     grid = write_grid(tmp_path / "grid.py", toy, ["masked_attention"], budget=dict(iters=4))
     monkeypatch.setenv("ABLATE_KILL_AFTER", "2")  # SIGKILL after the checkpoint of iteration 2
     assert ablate.main([grid]) == 1
@@ -90,6 +93,9 @@ def test_an_interrupted_cell_resumes_from_its_checkpoint(toy, tmp_path, monkeypa
     assert "1 cells (0 finished before, skipped)" in capsys.readouterr().out
     second = read_records(tmp_path / "work")[-1]
     assert second["status"] == "ok" and second["resumed_from_iter"] == 2 and second["iters"] == 4
+    reference = read_records(parallel_run[1])
+    assert sorted(second) == sorted(reference[0]) == sorted(reference[1])
+    assert sorted(second["metrics"]) == sorted(reference[0]["metrics"]) and second["threads"] == cpu_count()
 
 
 def _record(name: str, seed: int, pq: float, table="Xa", paper=None, flops=10.0) -> dict:
@@ -113,7 +119,7 @@ def test_the_table_has_mean_std_delta_and_the_papers_numbers():
     assert "## Table 4a" not in table  # no variant of 4a besides the baseline
 
 
-def test_the_table_is_written_without_matplotlib(local_run, monkeypatch):
+def test_the_table_is_written_without_matplotlib(parallel_run, monkeypatch):
     real_import = builtins.__import__
 
     def no_matplotlib(name, *args, **kwargs):  # noqa: ANN001, ANN202
@@ -122,21 +128,11 @@ def test_the_table_is_written_without_matplotlib(local_run, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
-    _, work = local_run
+    _, work = parallel_run
     (work / "plot.png").unlink()
     path, note = write_outputs(str(work), "masked_attention")
     assert "matplotlib is not installed" in note and note in path.read_text()
     assert "(`queries_5`)" in path.read_text() and not (work / "plot.png").exists()
-
-
-def test_local_parallel_gives_the_same_records(toy, tmp_path, local_run):
-    grid = write_grid(tmp_path / "grid.py", toy, ["masked_attention", QUERIES_5])
-    assert ablate.main([grid, "--executor", "local-parallel", "--jobs", "2"]) == 0
-    records, reference = read_records(tmp_path / "work"), read_records(local_run[1])
-    assert sorted(r["key"] for r in records) == sorted(r["key"] for r in reference)
-    assert [sorted(r) for r in records] == [sorted(r) for r in records[:1]] * 2
-    assert sorted(records[0]) == sorted(reference[0]) and all(r["threads"] == 1 for r in records)
-    assert all(sorted(r["metrics"]) == sorted(reference[0]["metrics"]) for r in records)
 
 
 def test_the_slurm_executor_runs_a_cell_through_submitit(toy, tmp_path):

@@ -25,6 +25,11 @@ FIXTURES = [normalize_variant(v, "test fixture") for v in (
     *(dict(name=f"fixture_queries_{q}", table="Xa", options={"model.transformer_decoder.num_queries": q},
            paper=dict(flops_g=g)) for q, g in ((50, 217), (200, 246), (300, 265), (1000, 405))),
 )]
+# Ratios that do not reproduce, with what was found (docs/ablations.md, "FLOPs"): strict xfail, so a fix shows.
+KNOWN_GAPS = {
+    "fixture_fpn": "our FPNPixelDecoder is the official BasePixelDecoder (3x3 mask_features conv: 35.9G of its 94.6G "
+                   "at 800x1216); it is 42G below MSDeformAttn (ratio 0.828), the paper's FPN 31G (195/226 = 0.863)",
+}
 CATALOG = load_catalog()
 VARIANTS = [v for v in CATALOG.values() if v["paper"].get("flops_g") and v["name"] != BASELINE] + FIXTURES
 
@@ -39,7 +44,9 @@ def baseline_gflops(base) -> float:
     return variant_flops(CATALOG[BASELINE], base, SHAPE)[0]
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=[v["name"] for v in VARIANTS])
+@pytest.mark.parametrize("variant", [
+    pytest.param(v, marks=pytest.mark.xfail(reason=KNOWN_GAPS[v["name"]], strict=True)) if v["name"] in KNOWN_GAPS
+    else v for v in VARIANTS], ids=[v["name"] for v in VARIANTS])
 def test_flops_ratio_matches_the_paper(variant, base, baseline_gflops):
     ours, _ = variant_flops(variant, base, SHAPE)
     ratio, paper = ours / baseline_gflops, variant["paper"]["flops_g"] / CATALOG[BASELINE]["paper"]["flops_g"]
