@@ -1,7 +1,8 @@
 """FLOPs of the ablation variants as ratios to the default model match the paper's ratios within 2%.
 
-Every catalog variant with a published ``paper.flops_g`` plus config-only fixtures (the query counts of Table
-Xa and the FPN pixel decoder of Table 4e, and the no_masked_attention plugin's plain cross-attention) is built on
+Every catalog variant with a published ``paper.flops_g`` plus the config-only reference checks of
+tools/ablation/flops.py (the query counts of Table Xa, the core FPN pixel decoder of Table 4e, and the
+no_masked_attention plugin's plain cross-attention) is built on
 the R50 COCO-instance Mask2Former and counted with tools/analysis/complexity.py at 800x1216, batch 1
 (tools/ablation/flops.py). The table of these numbers is in docs/ablations.md.
 """
@@ -10,25 +11,16 @@ from __future__ import annotations
 import pytest
 from mmengine.config import Config
 
-from tools.ablation.flops import BASELINE, PAPER_BASE, SHAPE, TOLERANCE, variant_flops
+from tools.ablation.flops import BASELINE, PAPER_BASE, REFERENCE_CHECKS, SHAPE, TOLERANCE, variant_flops
 from tools.ablation.variants import REPO, load_catalog, normalize_variant
 
 pytestmark = pytest.mark.slow
 
-FPN = {"model.pixel_decoder": dict(_delete_=True, type="FPNPixelDecoder", in_features="${model.backbone.out_features}",
-                                   conv_dim="${model.pixel_decoder.conv_dim}", mask_dim="${model.pixel_decoder.mask_dim}",
-                                   norm="GN")}
-FIXTURES = [normalize_variant(v, "test fixture") for v in (
-    dict(name="fixture_cross_attention", table="4c", custom_imports=["projects.no_masked_attention.no_masked_attention"],
-         options={"model.transformer_decoder.type": "PlainCrossAttentionDecoder"}, paper=dict(flops_g=213)),
-    dict(name="fixture_fpn", table="4e", options=FPN, paper=dict(flops_g=195)),
-    *(dict(name=f"fixture_queries_{q}", table="Xa", options={"model.transformer_decoder.num_queries": q},
-           paper=dict(flops_g=g)) for q, g in ((50, 217), (200, 246), (300, 265), (1000, 405))),
-)]
+FIXTURES = [normalize_variant(v, "REFERENCE_CHECKS") for v in REFERENCE_CHECKS]
 # Ratios that do not reproduce, with what was found (docs/ablations.md, "FLOPs"): strict xfail, so a fix shows.
 KNOWN_GAPS = {
-    "fixture_fpn": "our FPNPixelDecoder is the official BasePixelDecoder (3x3 mask_features conv: 35.9G of its 94.6G "
-                   "at 800x1216); it is 42G below MSDeformAttn (ratio 0.828), the paper's FPN 31G (195/226 = 0.863)",
+    "check_fpn": "our FPNPixelDecoder is the official BasePixelDecoder (3x3 mask_features conv: 35.9G of its 94.6G "
+                 "at 800x1216); it is 42G below MSDeformAttn (ratio 0.828), the paper's FPN 31G (195/226 = 0.863)",
 }
 CATALOG = load_catalog()
 VARIANTS = [v for v in CATALOG.values() if v["paper"].get("flops_g") and v["name"] != BASELINE] + FIXTURES
