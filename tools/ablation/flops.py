@@ -96,5 +96,6 @@ def format_flops_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         ok = "yes" if abs(r["error"]) <= TOLERANCE else "**no**"
         lines.append(f"| {r['label']} (`{r['name']}`) | {','.join(r['table'])} | {r['ours_g']:.1f} | "
-                     f"{r['ratio']:.3f} | {r['paper_g']:g} | {r['paper_ratio']:.3f} | {100 * r['error']:+.1f}% | {ok} |")
+                     f"{r['ratio']:.3f} | {r['paper_g']:g} | {r['paper_ratio']:.3f} | {100 * r['error']:+.1f}% "
+                     f"| {ok} |")
     return "\n".join(lines)
