@@ -108,6 +108,7 @@ def run_grid(grid: Grid, executor: str = "local", jobs: int = 1) -> list[dict[st
     specs = [cell_spec(c, grid, threads) for c in todo]
     folder = Path(grid.executor.get("folder") or Path(grid.work_dir) / "submitit")
     run_cells(executor, specs, on_done, jobs, grid.executor, folder)
+    print(f"[ablate] {len(new)} cell(s) run in {_clock(time.time() - progress.start)}", flush=True)
     table, note = write_outputs(grid.work_dir, grid.baseline, grid_note(grid))
     print(f"[ablate] wrote {table}" + (f"; {note}" if note else f" and {table.parent / 'plot.png'}"), flush=True)
     return new

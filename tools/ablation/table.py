@@ -108,6 +108,9 @@ def build_table(records: Sequence[dict[str, Any]], baseline: str, note: str = ""
                   "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(_row(v, base)) + " |" for v in members]
         lines.append("")
+    if not any(line.startswith("## ") for line in lines) and base is not None:
+        lines += ["## Baseline only", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
+                  "| " + " | ".join(_row(base, base)) + " |", ""]
     failed = _failed_lines(records)
     if failed:
         lines += ["## Cells that did not finish", ""] + failed + [""]
