@@ -14,12 +14,14 @@ from ablate_probes import make_toy, tiny_base
 from mmengine.config import Config
 
 from tools import ablate
+from tools.ablation.cells import apply_budget, cell_config
 from tools.ablation.executors import cpu_count
+from tools.ablation.flops import PAPER_BASE
 from tools.ablation.grid import load_grid
 from tools.ablation.results import read_records
 from tools.ablation.study import write_outputs
 from tools.ablation.table import build_table
-from tools.ablation.variants import apply_variant, load_catalog
+from tools.ablation.variants import REPO, apply_variant, import_variant_modules, load_catalog
 
 HERE = Path(__file__).resolve().parent
 METRIC_KEYS = ("panoptic_seg/PQ", "sem_seg/mIoU", "segm/AP")
@@ -193,3 +195,35 @@ def test_apply_variant_resolves_references_and_deletes():
     assert out.custom_imports.imports == ["x", "y"] and cfg.model.pixel_decoder.extra == 1  # base untouched
     with pytest.raises(ValueError, match="refers to 'model.nope'"):
         apply_variant(cfg, dict(name="w", options={"model.x": "${model.nope}"}))
+
+
+def test_an_iteration_budget_moves_the_end_anchored_schedulers():
+    cfg = Config(dict(train_cfg=dict(max_iters=1500), max_iters=1500, custom_hooks=[
+        dict(type="TimeBudgetHook", budget_s=150), dict(type="Other")], param_scheduler=[
+        dict(type="LinearLR", begin=0, end=100, by_epoch=False),
+        dict(type="LinearLR", begin=1100, end=1500, by_epoch=False)]))
+    apply_budget(cfg, dict(iters=600))
+    assert cfg.train_cfg.max_iters == cfg.max_iters == 600 and cfg.custom_hooks == [dict(type="Other")]
+    assert [(s["begin"], s["end"]) for s in cfg.param_scheduler] == [(0, 100), (200, 600)]
+    apply_budget(cfg, dict(seconds=90))
+    assert cfg.custom_hooks[-1] == dict(type="TimeBudgetHook", budget_s=90.0, stop_at_budget=True)
+
+
+@pytest.mark.parametrize("base", ["configs/ablations/toy_base.py", PAPER_BASE])
+def test_the_toy_grids_variants_build_on_both_bases(base):
+    """Every variant of the toy grid that exists now (catalog or inline) builds on the toy and the paper base."""
+    import torch
+
+    from segformers.apis import build_model
+
+    grid = load_grid(REPO / "configs" / "ablations" / "toy_grid.py", allow_missing=True)
+    grid.base = base
+    for variant in grid.variants:
+        cfg = cell_config(grid, variant, 0, "unused")
+        import_variant_modules(cfg)
+        with torch.device("meta"):
+            model = build_model(cfg)
+        assert sum(p.numel() for p in model.parameters()) > 0, variant["name"]
+        if variant["name"].startswith("queries_"):
+            queries = int(variant["name"].split("_")[1])
+            assert model.transformer_decoder.query_feat.weight.shape[0] == queries
