@@ -227,3 +227,16 @@ def test_the_toy_grids_variants_build_on_both_bases(base):
         if variant["name"].startswith("queries_"):
             queries = int(variant["name"].split("_")[1])
             assert model.transformer_decoder.query_feat.weight.shape[0] == queries
+
+
+def test_missing_data_is_written_by_the_grids_command_or_the_command_is_named(tmp_path, monkeypatch):
+    from tools.ablation.study import prepare_data
+
+    monkeypatch.chdir(tmp_path)
+    grid = load_grid(write_grid(tmp_path / "grid.py", REPO / "configs/ablations/toy_base.py", ["masked_attention"]))
+    grid.data = dict(check="made/ok.txt", command="python -c \"import os; os.makedirs('made'); open('made/ok.txt', 'w')\"")
+    prepare_data(grid)
+    assert (tmp_path / "made" / "ok.txt").is_file()
+    grid.data = dict(check="never.txt", command="python -c \"raise SystemExit(3)\"")
+    with pytest.raises(RuntimeError, match="run it yourself from the repository root: python -c"):
+        prepare_data(grid)
