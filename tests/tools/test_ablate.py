@@ -4,7 +4,6 @@ executors; plus the grid checks and the variant rules (fast, no training)."""
 from __future__ import annotations
 
 import builtins
-import json
 import math
 import os
 from pathlib import Path

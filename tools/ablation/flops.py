@@ -8,7 +8,6 @@ zero image of ``shape`` (default 800x1216, batch 1); ``ratio = ours / ours(basel
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from mmengine.config import Config
