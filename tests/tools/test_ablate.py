@@ -79,6 +79,8 @@ def test_a_grid_records_every_cell_and_a_second_run_skips_them(parallel_run, cap
     assert ablate.main([grid]) == 0  # the sequential executor this time: nothing left to run
     assert "2 cells (2 finished before, skipped)" in capsys.readouterr().out
     assert (work / "results.jsonl").read_text() == lines
+    (work / "table.md").unlink()
+    assert ablate.main([grid, "--table-only"]) == 0 and (work / "table.md").read_text() == table
 
 
 def test_an_interrupted_cell_resumes_from_its_checkpoint(toy, tmp_path, monkeypatch, capsys, parallel_run):
