@@ -1,7 +1,8 @@
 # The toy ablation study: python tools/ablate.py configs/ablations/toy_grid.py --executor local-parallel --jobs 2
 # 13 variants x 2 seeds = 26 cells on configs/ablations/toy_base.py (docs/ablations.md, "Toy study").
-# Sized for a 2-core CPU: two cells at once, one thread each; per cell `budget` training iterations (the same for
-# every variant, whatever the load), then evaluation on the first `eval_images` of the 300 toy validation images (PQ, mIoU, mask AP).
+# Sized for a 2-core CPU: two cells at once, one thread each; per cell `budget` training iterations (the
+# same for every variant, whatever the load), then evaluation on the first `eval_images` of the 300 toy
+# validation images (PQ, mIoU, mask AP).
 base = "configs/ablations/toy_base.py"
 variants = [
     "masked_attention",  # the baseline: every table's reference row
@@ -19,7 +20,8 @@ variants = [
 ]
 baseline = "masked_attention"
 seeds = [0, 1]
-budget = dict(iters=1200)  # equal iterations per cell: a fair comparison whatever the load (a time budget gives slower variants fewer)
+# equal iterations per cell: a fair comparison whatever the load (a time budget gives slower variants fewer)
+budget = dict(iters=1200)
 work_dir = "work_dirs/ablations/toy_grid"
 eval_images = 150
 flops_input = (128, 128)
