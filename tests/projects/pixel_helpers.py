@@ -1,7 +1,6 @@
 """Shared by the feature-level, pixel-decoder and matching/loss plugin tests: apply an ablation variant's
-options to a base config (the runner's ``tools.ablation.variants.apply_variant`` when it exists, else the two
-rules of the variant catalog in ``projects/pixel_decoders/variant_flops.py``), build the model, and train a few
-toy iterations."""
+options to a base config (the runner's ``tools.ablation.variants.apply_variant``: the catalog's two rules),
+build the model, and train a few toy iterations."""
 from __future__ import annotations
 
 import json
@@ -14,24 +13,13 @@ import torch
 from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
-from projects.pixel_decoders.variant_flops import apply_options
+from tools.ablation.variants import apply_variant
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "engine"))  # toy_train_probes (tiny toy configs, loss recorder)
 TOY_BASE = REPO / "configs/quickstart/mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"
 PAPER_BASE = REPO / "configs/mask2former/mask2former_r50_8xb2-lsj-50e_coco-instance.py"
 BASES = {"toy": TOY_BASE, "paper": PAPER_BASE}
-
-
-def apply_variant(cfg: Config, variant: dict) -> Config:
-    """``cfg`` with ``variant["options"]`` merged (``"${key}"`` -> base value; ``_delete_`` replaces)."""
-    try:
-        from tools.ablation.variants import apply_variant as runner_apply  # the runner's, once on main
-    except ImportError:
-        runner_apply = None
-    if runner_apply is not None:
-        return runner_apply(cfg, variant)
-    return apply_options(cfg, variant["options"])
 
 
 def build_variant(base: str, variant: dict, *, meta: bool) -> torch.nn.Module:
