@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from variant_probes import PAPER_BASE, REPO, TOY_BASE, build_variant, load_variants, make_toy_data, train_toy
+from variant_probes import PAPER_BASE, REPO, TOY_BASE, build_variant, load_variants, train_toy
 
 import projects.attention_types.attention_types as plugin  # noqa: F401  (registers the decoders)
 import projects.no_masked_attention.no_masked_attention  # noqa: F401
@@ -160,10 +160,6 @@ def test_every_variant_builds_on_both_bases(variant, base):
     expected = (9, 100, 256) if base == PAPER_BASE else (3, 30, 128)
     assert (decoder.num_layers, decoder.num_queries, decoder.query_embed.weight.shape[1]) == expected
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> str:
-    return make_toy_data(str(tmp_path_factory.mktemp("toy")))
 
 
 @pytest.mark.parametrize("name", ["smca", "mask-pooling"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from variant_probes import PAPER_BASE, REPO, TOY_BASE, build_variant, load_variants, make_toy_data, train_toy
+from variant_probes import PAPER_BASE, REPO, TOY_BASE, build_variant, load_variants, train_toy
 
 import projects.decoder_design.decoder_design  # noqa: F401  (registers the decoder)
 from segformers.registry import CRITERIA, TRANSFORMER_DECODERS
@@ -159,10 +159,6 @@ def test_the_query_counts_predict_on_the_toy_base(name):
     assert 0 < len(instances["scores"]) <= 100 and int(instances["query_ids"].max()) < queries
     assert sample.pred["sem_seg"].shape == (8, 64, 64)
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> str:
-    return make_toy_data(str(tmp_path_factory.mktemp("toy")))
 
 
 def test_the_unsupervised_toy_config_trains_a_few_iterations(toy_root, tmp_path):

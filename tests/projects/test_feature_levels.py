@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pixel_helpers import build_variant, forward_toy, train_toy_variant
-from toy_train_probes import make_toy_data
+from variant_probes import build_variant, forward_toy, train_toy_variant
 
 from projects.feature_levels.ablation_variants import VARIANTS
 from projects.feature_levels.feature_levels import (
@@ -119,10 +118,6 @@ def test_every_variant_builds_on_both_bases(variant, base):
         assert decoder.single_scale_level == variant["options"]["model.transformer_decoder.single_scale_level"]
     assert isinstance(TRANSFORMER_DECODERS.get(type(decoder).__name__), type)
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> str:
-    return make_toy_data(str(tmp_path_factory.mktemp("toy")))
 
 
 @pytest.mark.parametrize("name", ["single_scale_1_8", "naive_multi_scale"])

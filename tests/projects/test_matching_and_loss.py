@@ -10,8 +10,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from pixel_helpers import REPO, build_variant, forward_toy, train_toy_variant
-from toy_train_probes import make_toy_data
+from variant_probes import REPO, build_variant, forward_toy, train_toy_variant
 
 import segformers.models.losses.samplers as samplers
 import segformers.models.matchers.hungarian as hungarian
@@ -154,10 +153,6 @@ def test_the_table5_and_table12_configs_build(path):
         assert (matcher, loss) == (12544, 12544) and model.criterion.loss_weights["loss_mask"] == 5.0
     assert len(TABLE5) == 3
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> str:
-    return make_toy_data(str(tmp_path_factory.mktemp("toy")))
 
 
 @pytest.mark.parametrize("name", ["match_mask_loss_mask", "maskformer_m2f_params"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from pixel_helpers import build_variant, forward_toy, train_toy_variant
-from toy_train_probes import make_toy_data
+from variant_probes import build_variant, forward_toy, train_toy_variant
 
 from projects.pixel_decoders.ablation_variants import VARIANTS
 from projects.pixel_decoders.pixel_decoders_ablation import (
@@ -133,10 +132,6 @@ def test_every_variant_builds_on_both_bases(variant, base):
     assert [s.stride for s in shapes["multi_scale"]] == strides[::-1]
     assert {s.channels for s in shapes["multi_scale"]} == {channels}
 
-
-@pytest.fixture(scope="module")
-def toy_root(tmp_path_factory) -> str:
-    return make_toy_data(str(tmp_path_factory.mktemp("toy")))
 
 
 @pytest.mark.parametrize("name", ["semantic_fpn", "fapn", "bifpn", "fpn"])

@@ -1,19 +1,17 @@
-"""Helpers of the project-plugin tests: apply catalog variants to the two ablation bases and build them,
-and train a project config a few iterations on tiny toy data (through ``tests/engine/toy_train_probes``)."""
+"""Helpers of the project-plugin tests: build catalog variants on the two ablation bases (with the runner's
+``tools.ablation.variants.apply_variant``, the catalog's rules), run a built toy model, and train a project
+config or a toy-base variant a few iterations on tiny toy data (through ``tests/engine/toy_train_probes``)."""
 from __future__ import annotations
 
-import copy
 import json
 import math
-import re
 import runpy
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Optional, Union
 
 import torch
 from mmengine.config import Config
-from mmengine.utils import import_modules_from_strings
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "engine"))  # toy_train_probes (its hooks register on import)
@@ -21,14 +19,15 @@ sys.path.insert(0, str(REPO / "tests" / "engine"))  # toy_train_probes (its hook
 from toy_train_probes import make_toy_data, tiny_overrides, write_tiny_config  # noqa: E402
 
 from segformers.apis.runner import build_runner  # noqa: E402
-from segformers.registry import MODELS  # noqa: E402
+from segformers.models.build import build_model  # noqa: E402
+from tools.ablation.variants import apply_variant  # noqa: E402
 
 TOY_BASE = REPO / "configs" / "quickstart" / "mask2former_r18-tiny_2xb2-570s_toy-panoptic.py"
 PAPER_BASE = REPO / "configs" / "mask2former" / "mask2former_r50_8xb2-lsj-50e_coco-instance.py"
-_REF = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
+BASES = {"toy": TOY_BASE, "paper": PAPER_BASE}
 
-__all__ = ["REPO", "TOY_BASE", "PAPER_BASE", "make_toy_data", "load_variants", "apply_variant", "build_variant",
-           "train_toy"]
+__all__ = ["REPO", "TOY_BASE", "PAPER_BASE", "make_toy_data", "load_variants", "build_variant", "forward_toy",
+           "train_toy", "train_toy_variant"]
 
 
 def load_variants(project: str) -> list[dict]:
@@ -36,63 +35,65 @@ def load_variants(project: str) -> list[dict]:
     return list(runpy.run_path(str(REPO / "projects" / project / "ablation_variants.py"))["VARIANTS"])
 
 
-def _resolve(value: Any, base: Config) -> Any:
-    """The issue's ``"${dotted.key}"`` rule (a string that names a key of the base takes its value)."""
-    if isinstance(value, str) and (m := _REF.match(value)):
-        node: Any = base
-        for part in m.group(1).split("."):
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        return copy.deepcopy(node.to_dict() if hasattr(node, "to_dict") else node)
-    if isinstance(value, Mapping):
-        return {k: _resolve(v, base) for k, v in value.items()}
-    return value
-
-
-def apply_variant(base: Config, variant: Mapping[str, Any]) -> Config:
-    """``base`` with the variant's imports and options: the runner's ``tools.ablation.variants.apply_variant``
-    when it is there, else the same two rules here (references, then mmengine ``merge_from_dict``)."""
-    try:
-        from tools.ablation.variants import apply_variant as runner_apply
-    except ImportError:
-        runner_apply = None
-    if runner_apply is not None:
-        return runner_apply(base, variant)
-    cfg = copy.deepcopy(base)
-    imports = list((cfg.get("custom_imports") or {}).get("imports", []))
-    imports += [m for m in variant.get("custom_imports", []) if m not in imports]
-    if imports:
-        cfg.custom_imports = dict(imports=imports, allow_failed_imports=False)
-    cfg.merge_from_dict({k: _resolve(v, base) for k, v in variant.get("options", {}).items()})
-    return cfg
-
-
-def build_variant(base_path: Path, variant: Mapping[str, Any], meta: bool = True) -> torch.nn.Module:
-    """The model of ``variant`` on the base config at ``base_path`` (on the meta device unless ``meta=False``)."""
-    cfg = apply_variant(Config.fromfile(str(base_path)), variant)
-    if cfg.get("custom_imports"):
-        import_modules_from_strings(**cfg.custom_imports)
+def build_variant(base: Union[str, Path], variant: dict, meta: bool = True) -> torch.nn.Module:
+    """The model of ``variant`` on ``base`` (``"toy"``, ``"paper"`` or a config path), on the meta device
+    unless ``meta=False``."""
+    cfg = apply_variant(Config.fromfile(str(BASES.get(base, base))), variant)
     if not meta:
-        return MODELS.build(cfg.model)
+        return build_model(cfg)
     with torch.device("meta"):
-        return MODELS.build(cfg.model)
+        return build_model(cfg)
+
+
+def forward_toy(model: torch.nn.Module, size: int = 64) -> Any:
+    """The built toy-base ``model`` on two random ``size`` x ``size`` images; checks and returns its DecoderOutput."""
+    with torch.no_grad():
+        out = model.eval().extract(torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0)))
+    assert out.pred_masks.shape[0] == 2 and out.pred_masks.shape[-2:] == (size // 4, size // 4)
+    assert all(bool(torch.isfinite(m).all()) for m in out.mask_logits)
+    return out
+
+
+def _train(cfg: Config, work_dir: Path, name: str, iters: int,
+           before_train: Optional[Callable[[Any], None]] = None) -> tuple[Any, dict]:
+    """Train the tiny ``cfg``; returns ``(runner, {iteration: loss})``, every loss finite and positive."""
+    cfg.merge_from_dict(dict(work_dir=str(work_dir / "work"), experiment_name=name, visualizer=dict(name=name)))
+    runner = build_runner(cfg)
+    if before_train is not None:
+        before_train(runner)
+    runner.train()
+    losses = {int(k): v for k, v in json.loads((work_dir / "work" / "losses_rank0.json").read_text()).items()}
+    assert sorted(losses) == list(range(1, iters + 1)), losses
+    assert all(math.isfinite(v) and v > 0 for v in losses.values()), losses
+    return runner, losses
+
+
+def _tiny(config: Path, data_root: str, work_dir: Path, iters: int, imports: list[str], model: dict) -> Config:
+    overrides = tiny_overrides(data_root, True, iters, hooks=[dict(type="LossRecorderHook")])
+    overrides["custom_imports"] = dict(imports=["toy_train_probes", *imports], allow_failed_imports=False)
+    for key, value in model.items():
+        overrides["model"][key] = {**overrides["model"].get(key, {}), **value}
+    return Config.fromfile(write_tiny_config(str(work_dir / "tiny.py"), str(config), overrides))
 
 
 def train_toy(config: Path, tmp_path: Path, toy_root: str, iters: int = 3, **model: Any) -> Any:
     """Train ``config`` (a toy project config) ``iters`` iterations at tiny sizes; ``model`` overrides
     the decoder (``transformer_decoder=dict(...)``). Returns ``(runner, losses by iteration, the decoder's
-    state dict before training)``; asserts that every loss is finite and positive."""
-    overrides = tiny_overrides(toy_root, True, iters, hooks=[dict(type="LossRecorderHook")])
+    state dict before training)``."""
     imports = list(Config.fromfile(str(config)).custom_imports.imports)
-    overrides["custom_imports"] = dict(imports=["toy_train_probes", *imports], allow_failed_imports=False)
-    for key, value in model.items():
-        overrides["model"][key] = {**overrides["model"].get(key, {}), **value}
-    cfg = Config.fromfile(write_tiny_config(str(tmp_path / "tiny.py"), str(config), overrides))
-    name = f"train_{config.stem[-40:]}".replace("-", "_")
-    cfg.merge_from_dict(dict(work_dir=str(tmp_path / "work"), experiment_name=name, visualizer=dict(name=name)))
-    runner = build_runner(cfg)
-    start = {k: v.detach().clone() for k, v in runner.model.transformer_decoder.state_dict().items()}
-    runner.train()
-    losses = {int(k): v for k, v in json.loads((tmp_path / "work" / "losses_rank0.json").read_text()).items()}
-    assert sorted(losses) == list(range(1, iters + 1)), losses
-    assert all(math.isfinite(v) and v > 0 for v in losses.values()), losses
+    cfg = _tiny(config, toy_root, tmp_path, iters, imports, model)
+    start: dict = {}
+
+    def remember(runner: Any) -> None:
+        start.update({k: v.detach().clone() for k, v in runner.model.transformer_decoder.state_dict().items()})
+
+    runner, losses = _train(cfg, tmp_path, f"train_{config.stem[-40:]}".replace("-", "_"), iters, remember)
     return runner, losses, start
+
+
+def train_toy_variant(variant: dict, data_root: str, work_dir: Path, iters: int = 3,
+                      before_train: Optional[Callable[[Any], None]] = None) -> tuple[Any, dict]:
+    """Train the toy base (shrunk by ``toy_train_probes.tiny_overrides``) with ``variant`` for ``iters``
+    iterations (``before_train(runner)`` first, if given); returns ``(runner, {iteration: loss})``."""
+    cfg = _tiny(TOY_BASE, data_root, work_dir, iters, list(variant["custom_imports"]), {})
+    return _train(apply_variant(cfg, variant), work_dir, f"pixel_{variant['name']}", iters, before_train)
