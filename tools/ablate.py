@@ -3,7 +3,7 @@
 Usage:
     python tools/ablate.py GRID [--executor {local,local-parallel,slurm}] [--jobs N] [--only NAME[,NAME]]
                            [--work-dir DIR] [--dry-run | --table-only]
-    python tools/ablate.py --flops-table [--checks] [--shape H W] [--only NAME[,NAME]]
+    python tools/ablate.py --flops-table [--shape H W] [--only NAME[,NAME]]
 
 Outputs in the grid's work dir: ``results.jsonl`` (one record per cell), ``table.md``, ``plot.png`` and
 ``cells/<variant>/seed<k>/`` (config.py, logs, checkpoints). A second invocation skips finished cells and
@@ -37,8 +37,6 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                       help="FLOPs of every catalog variant with a paper figure on the paper base, as markdown")
     p.add_argument("--shape", type=int, nargs=2, default=None, metavar=("H", "W"),
                    help="--flops-table: padded input (default 800 1216)")
-    p.add_argument("--checks", action="store_true",
-                   help="--flops-table: also the reference checks (tools/ablation/flops.py REFERENCE_CHECKS)")
     args = p.parse_args(argv)
     if args.grid is None and not args.flops_table:
         p.error("GRID is required (except with --flops-table)")
@@ -75,7 +73,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.flops_table:
         from tools.ablation.flops import flops_table, format_flops_table
 
-        kwargs = dict(checks=args.checks) if args.shape is None else dict(shape=tuple(args.shape), checks=args.checks)
+        kwargs = {} if args.shape is None else dict(shape=tuple(args.shape))
         print(format_flops_table(flops_table(only=only or None, **kwargs)))
         return 0
     grid = select(load_grid(args.grid, allow_missing=True), only)  # run_grid refuses what is still missing

@@ -33,14 +33,11 @@ def plain_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def complexity(config: str, shape: tuple[int, int]) -> dict[str, Any]:
-    """Parameters (total and per part) and fvcore FLOPs (G) of ``config``'s model at padded input ``shape``."""
-    sys.path.insert(0, str(REPO / "tools" / "analysis"))
-    import complexity as cx  # tools/analysis/complexity.py
+    """Parameters (total and per part) and FLOPs (G) of ``config``'s model at padded input ``shape``."""
+    from tools.ablation.flops import model_complexity
 
-    _, model = cx.build(config)
-    params = cx.count_parameters(model)
-    _, total = cx.count_flops(model, shape, shape, shape)
-    return dict(params=int(params.pop("total")), params_by_part=params, flops_g=round(total / 1e9, 4),
+    gflops, params = model_complexity(config, shape)
+    return dict(params=int(params.pop("total")), params_by_part=params, flops_g=round(gflops, 4),
                 flops_input=list(shape))
 
 

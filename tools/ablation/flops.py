@@ -12,28 +12,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 from mmengine.config import Config
 
-from .variants import REPO, apply_variant, load_catalog, normalize_variant
+from .variants import REPO, apply_variant, load_catalog
 
 PAPER_BASE = "configs/mask2former/mask2former_r50_8xb2-lsj-50e_coco-instance.py"
 SHAPE = (800, 1216)
 BASELINE = "masked_attention"
 TOLERANCE = 0.02  # |ours ratio / paper ratio - 1|
-_FPN = {"model.pixel_decoder": dict(_delete_=True, type="FPNPixelDecoder", in_features="${model.backbone.out_features}",
-                                    conv_dim="${model.pixel_decoder.conv_dim}",
-                                    mask_dim="${model.pixel_decoder.mask_dim}", norm="GN")}
-# Reference checks of the FLOPs machinery, independent of the plugins' catalogs (names start with "check_" so
-# they never collide with a catalog row): the existing no_masked_attention plugin, the core FPN pixel decoder and
-# the query counts of Table Xa, all config-only.
-REFERENCE_CHECKS = [
-    dict(name="check_cross_attention", table="4c", label="plain cross-attention (projects/no_masked_attention)",
-         custom_imports=["projects.no_masked_attention.no_masked_attention"],
-         options={"model.transformer_decoder.type": "PlainCrossAttentionDecoder"}, paper=dict(flops_g=213)),
-    dict(name="check_fpn", table="4e", label="FPN pixel decoder (core FPNPixelDecoder)", options=_FPN,
-         paper=dict(flops_g=195)),
-    *(dict(name=f"check_queries_{q}", table="Xa", label=f"{q} queries",
-           options={"model.transformer_decoder.num_queries": q}, paper=dict(flops_g=g))
-      for q, g in ((50, 217), (200, 246), (300, 265), (1000, 405))),
-]
 
 
 def _complexity():  # noqa: ANN202
@@ -43,28 +27,31 @@ def _complexity():  # noqa: ANN202
     return complexity
 
 
-def variant_flops(variant: Mapping[str, Any], base: Config, shape: Sequence[int] = SHAPE) -> tuple[float, int]:
-    """(GFLOPs, parameters) of ``variant`` applied to ``base`` at padded input ``shape``."""
+def model_complexity(config: Any, shape: Sequence[int]) -> tuple[float, dict[str, int]]:
+    """(GFLOPs, parameters per part and ``total``) of ``config``'s model (a path or a Config) at padded
+    input ``shape``: ``tools/analysis/complexity.py`` on a zero image, the papers' counting rules."""
     import torch
 
     cx = _complexity()
-    cfg = apply_variant(base, variant)
-    _, model = cx.build(cfg)
-    params = cx.count_parameters(model)["total"]
+    _, model = cx.build(config)
+    params = cx.count_parameters(model)
     with torch.no_grad():
         _, total = cx.count_flops(model, shape, shape, shape)
     del model
     return total / 1e9, params
 
 
+def variant_flops(variant: Mapping[str, Any], base: Config, shape: Sequence[int] = SHAPE) -> tuple[float, int]:
+    """(GFLOPs, parameters) of ``variant`` applied to ``base`` at padded input ``shape``."""
+    gflops, params = model_complexity(apply_variant(base, variant), shape)
+    return gflops, params["total"]
+
+
 def flops_table(catalog: Optional[Mapping[str, dict]] = None, base_config: str = PAPER_BASE,
                 shape: Sequence[int] = SHAPE, only: Optional[Sequence[str]] = None,
-                baseline: str = BASELINE, checks: bool = False) -> list[dict[str, Any]]:
-    """One row per variant with a paper FLOPs figure (the baseline first): ours, ratio, paper ratio, error;
-    ``checks`` adds the :data:`REFERENCE_CHECKS` rows."""
+                baseline: str = BASELINE) -> list[dict[str, Any]]:
+    """One row per variant with a paper FLOPs figure (the baseline first): ours, ratio, paper ratio, error."""
     catalog = dict(load_catalog() if catalog is None else catalog)
-    if checks:
-        catalog.update({v["name"]: normalize_variant(v, "REFERENCE_CHECKS") for v in REFERENCE_CHECKS})
     if baseline not in catalog:
         raise ValueError(f"The catalog has no baseline '{baseline}' (configs/ablations/variants.py defines it).")
     base = Config.fromfile(str(REPO / base_config))
