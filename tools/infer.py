@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segformers.apis import init_model, inference, predictor_of  # noqa: E402
 from segformers.apis.inference import _as_rgb_array  # noqa: E402
-from segformers.visualization import draw_legend, instance_overlay, palette_for, panoptic_overlay  # noqa: E402
-from segformers.visualization.overlay import blend  # noqa: E402
+from segformers.visualization import (  # noqa: E402
+    instance_overlay, palette_for, panoptic_overlay, semantic_overlay,
+)
 
 
 def _rle(mask: np.ndarray) -> dict:
@@ -44,19 +45,6 @@ def _rle(mask: np.ndarray) -> dict:
 
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
-
-
-def semantic_overlay_in_bands(image: np.ndarray, sem: np.ndarray, classes: list, palette: np.ndarray,
-                              rows: int = 256, ignore_index: int = 255) -> Image.Image:
-    """``segformers.visualization.semantic_overlay``'s picture, blended ``rows`` image rows at a time (the
-    one-piece blend holds several float32 copies of the whole image: ~0.6 GiB at 4000x3000)."""
-    valid = (sem >= 0) & (sem < len(classes)) & (sem != ignore_index)
-    out = np.empty_like(image)
-    for r0 in range(0, sem.shape[0], rows):
-        band = slice(r0, r0 + rows)
-        out[band] = blend(image[band], palette[np.where(valid[band], sem[band], 0)], valid[band])
-    present = np.flatnonzero(np.bincount(sem[valid].astype(np.int64), minlength=len(classes)))
-    return draw_legend(out, [(classes[c], palette[c]) for c in present])
 
 
 class QueryMasks:
@@ -83,7 +71,7 @@ def write_result(out: Path, stem: str, image: np.ndarray, result: dict, classes:
     if "sem_seg" in result:
         sem = result["sem_seg"].numpy()
         Image.fromarray(sem.astype(np.uint16)).save(out / f"{stem}_sem_seg.png")
-        semantic_overlay_in_bands(image, sem, classes, palette).save(out / f"{stem}_semantic.png")
+        semantic_overlay(image, sem, classes, palette).save(out / f"{stem}_semantic.png")
         written += [out / f"{stem}_sem_seg.png", out / f"{stem}_semantic.png"]
     if "panoptic_seg" in result:
         pan = result["panoptic_seg"].numpy()
