@@ -158,7 +158,7 @@ def test_the_table5_and_table12_configs_build(path):
 @pytest.mark.parametrize("name", ["match_mask_loss_mask", "maskformer_m2f_params"])
 def test_variant_trains_a_few_toy_iterations(name, toy_root, tmp_path):
     variant = next(v for v in VARIANTS if v["name"] == name)
-    runner, losses = train_toy_variant(variant, toy_root, tmp_path)
+    runner, losses, _ = train_toy_variant(variant, toy_root, tmp_path)
     assert len(losses) == 3
     if name == "match_mask_loss_mask":
         assert runner.model.criterion.sampler.num_points is None and runner.model.criterion.matcher.num_points is None

@@ -137,12 +137,7 @@ def test_every_variant_builds_on_both_bases(variant, base):
 @pytest.mark.parametrize("name", ["semantic_fpn", "fapn", "bifpn", "fpn"])
 def test_variant_trains_a_few_toy_iterations(name, toy_root, tmp_path):
     variant = next(v for v in VARIANTS if v["name"] == name)
-    before = {}
-
-    def remember(runner) -> None:  # noqa: ANN001
-        before.update({k: v.detach().clone() for k, v in runner.model.pixel_decoder.state_dict().items()})
-
-    runner, _ = train_toy_variant(variant, toy_root, tmp_path, before_train=remember)
+    runner, _, before = train_toy_variant(variant, toy_root, tmp_path, part="pixel_decoder")
     decoder = runner.model.pixel_decoder
     assert type(decoder).__name__ == variant["options"]["model.pixel_decoder"]["type"]
     after = decoder.state_dict()

@@ -8,7 +8,7 @@ import math
 import runpy
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Union
 
 import torch
 from mmengine.config import Config
@@ -54,18 +54,17 @@ def forward_toy(model: torch.nn.Module, size: int = 64) -> Any:
     return out
 
 
-def _train(cfg: Config, work_dir: Path, name: str, iters: int,
-           before_train: Optional[Callable[[Any], None]] = None) -> tuple[Any, dict]:
-    """Train the tiny ``cfg``; returns ``(runner, {iteration: loss})``, every loss finite and positive."""
+def _train(cfg: Config, work_dir: Path, name: str, iters: int, part: str) -> tuple[Any, dict, dict]:
+    """Train the tiny ``cfg``; returns ``(runner, {iteration: loss}, the model's ``part`` state dict before
+    training)``, every loss finite and positive."""
     cfg.merge_from_dict(dict(work_dir=str(work_dir / "work"), experiment_name=name, visualizer=dict(name=name)))
     runner = build_runner(cfg)
-    if before_train is not None:
-        before_train(runner)
+    start = {k: v.detach().clone() for k, v in getattr(runner.model, part).state_dict().items()}
     runner.train()
     losses = {int(k): v for k, v in json.loads((work_dir / "work" / "losses_rank0.json").read_text()).items()}
     assert sorted(losses) == list(range(1, iters + 1)), losses
     assert all(math.isfinite(v) and v > 0 for v in losses.values()), losses
-    return runner, losses
+    return runner, losses, start
 
 
 def _tiny(config: Path, data_root: str, work_dir: Path, iters: int, imports: list[str], model: dict) -> Config:
@@ -82,18 +81,12 @@ def train_toy(config: Path, tmp_path: Path, toy_root: str, iters: int = 3, **mod
     state dict before training)``."""
     imports = list(Config.fromfile(str(config)).custom_imports.imports)
     cfg = _tiny(config, toy_root, tmp_path, iters, imports, model)
-    start: dict = {}
-
-    def remember(runner: Any) -> None:
-        start.update({k: v.detach().clone() for k, v in runner.model.transformer_decoder.state_dict().items()})
-
-    runner, losses = _train(cfg, tmp_path, f"train_{config.stem[-40:]}".replace("-", "_"), iters, remember)
-    return runner, losses, start
+    return _train(cfg, tmp_path, f"train_{config.stem[-40:]}".replace("-", "_"), iters, "transformer_decoder")
 
 
 def train_toy_variant(variant: dict, data_root: str, work_dir: Path, iters: int = 3,
-                      before_train: Optional[Callable[[Any], None]] = None) -> tuple[Any, dict]:
+                      part: str = "transformer_decoder") -> tuple[Any, dict, dict]:
     """Train the toy base (shrunk by ``toy_train_probes.tiny_overrides``) with ``variant`` for ``iters``
-    iterations (``before_train(runner)`` first, if given); returns ``(runner, {iteration: loss})``."""
+    iterations; returns ``(runner, {iteration: loss}, the model's ``part`` state dict before training)``."""
     cfg = _tiny(TOY_BASE, data_root, work_dir, iters, list(variant["custom_imports"]), {})
-    return _train(apply_variant(cfg, variant), work_dir, f"pixel_{variant['name']}", iters, before_train)
+    return _train(apply_variant(cfg, variant), work_dir, f"pixel_{variant['name']}", iters, part)
