@@ -13,7 +13,7 @@ from projects.pixel_decoders.pixel_decoders_ablation import (
     BiFPNPixelDecoder, DeformConv2d, FaPNPixelDecoder, FeatureAlignment, FeatureSelection, FusionNode,
     SemanticFPNPixelDecoder, deform_conv2d,
 )
-from segformers.models.pixel_decoders import FPNPixelDecoder
+from segformers.models.pixel_decoders import FPNPixelDecoder, TransformerEncoderPixelDecoder
 from segformers.testing import BACKBONE_SHAPES, feature_bank
 
 
@@ -117,6 +117,50 @@ def test_semantic_fpn_is_the_core_fpn_plus_the_semantic_head():
     assert a.mask_features.shape == (2, 16, 16, 24)
 
 
+ENCODER_KW = dict(transformer_enc_layers=2, transformer_nheads=4, transformer_dim_feedforward=48)
+
+
+def test_semantic_fpn_with_the_encoder_extends_the_transformer_encoder_fpn():
+    torch.manual_seed(0)
+    kwargs = dict(input_shape=BACKBONE_SHAPES, conv_dim=32, mask_dim=16)
+    semantic = SemanticFPNPixelDecoder(**kwargs, **ENCODER_KW).eval()
+    core = TransformerEncoderPixelDecoder(**kwargs, **ENCODER_KW, transformer_dropout=0.0).eval()
+    renamed = {k.replace("transformer.", "encoder.transformer.", 1) if k.startswith("transformer.") else k: v
+               for k, v in core.state_dict().items()}
+    missing, unexpected = semantic.load_state_dict(renamed, strict=False)
+    assert unexpected == [] and all(k.startswith(("semantic_head.", "mask_features")) for k in missing)
+    assert semantic.layer_4.in_channels == 32  # the coarsest 3x3 reads the encoder's conv_dim channels
+    assert semantic.output_shape()["encoder"].stride == 32
+    features = feature_bank(BACKBONE_SHAPES)
+    with torch.no_grad():
+        a, b = semantic(features), core(features)
+    torch.testing.assert_close(a.encoder_features, b.encoder_features)
+    for x, y in zip(a.multi_scale_features, b.multi_scale_features):
+        torch.testing.assert_close(x, y)  # the decoder's maps are the encoder FPN's
+
+
+def test_bifpn_with_the_encoder_encodes_the_coarsest_lateral_before_the_passes():
+    torch.manual_seed(0)
+    decoder = BiFPNPixelDecoder(input_shape=BACKBONE_SHAPES, conv_dim=32, mask_dim=16, **ENCODER_KW).eval()
+    plain = BiFPNPixelDecoder(input_shape=BACKBONE_SHAPES, conv_dim=32, mask_dim=16).eval()
+    assert len(decoder.encoder.transformer.encoder.layers) == 2 and plain.encoder is None
+    assert decoder.output_shape()["encoder"].stride == 32 and "encoder" not in plain.output_shape()
+    features = feature_bank(BACKBONE_SHAPES)
+    with torch.no_grad():
+        out = decoder(features)
+        lateral = decoder.laterals[0](features["res5"])
+        encoded = decoder.encoder(lateral)
+        maps = [encoded] + [lat(features[f]) for lat, f in zip(decoder.laterals[1:], decoder.in_features[1:])]
+        expected = decoder.layers[0](maps)
+    torch.testing.assert_close(out.encoder_features, encoded)
+    assert (encoded - lateral).abs().max() > 1e-3  # the encoder changes the map
+    torch.testing.assert_close(out.mask_features, decoder.mask_features(expected[-1]))
+    with pytest.raises(ValueError, match="transformer_enc_layers must be >= 0"):
+        SemanticFPNPixelDecoder(input_shape=BACKBONE_SHAPES, conv_dim=32, transformer_enc_layers=-1)
+    with pytest.raises(ValueError, match="must be divisible by transformer_nheads"):
+        BiFPNPixelDecoder(input_shape=BACKBONE_SHAPES, conv_dim=32, transformer_enc_layers=1, transformer_nheads=5)
+
+
 @pytest.mark.parametrize("base", ["toy", "paper"])
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v["name"] for v in VARIANTS])
 def test_every_variant_builds_on_both_bases(variant, base):
@@ -131,6 +175,11 @@ def test_every_variant_builds_on_both_bases(variant, base):
     assert shapes["mask_features"].stride == 4 and shapes["mask_features"].channels == channels
     assert [s.stride for s in shapes["multi_scale"]] == strides[::-1]
     assert {s.channels for s in shapes["multi_scale"]} == {channels}
+    if variant["name"] != "fapn":  # the FPN family carries the base's encoder depth on the coarsest map
+        assert shapes["encoder"].stride == strides[-1]
+        depth = 6 if base == "paper" else 1
+        encoder = decoder.transformer if variant["name"] == "fpn" else decoder.encoder.transformer
+        assert len(encoder.encoder.layers) == depth
 
 
 

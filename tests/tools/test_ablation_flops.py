@@ -13,10 +13,6 @@ from tools.ablation.variants import REPO, load_catalog
 
 pytestmark = pytest.mark.slow
 
-_GAP_4E = ("the FPN family sits 7.6-9.3G below the paper's figure scaled to our baseline (projects/pixel_decoders/"
-           "README.md; docs/ablations.md, 'FLOPs'): our FPNPixelDecoder is the official BasePixelDecoder; open")
-# Ratios that do not reproduce, with what was found: strict xfail, so a fix shows.
-KNOWN_GAPS = {"fpn": _GAP_4E, "semantic_fpn": _GAP_4E, "bifpn": _GAP_4E}
 CATALOG = load_catalog()
 PUBLISHED = [v for v in CATALOG.values() if v["paper"].get("flops_g") and v["name"] != BASELINE]
 VARIANTS = PUBLISHED
@@ -32,9 +28,7 @@ def baseline_gflops(base) -> float:
     return variant_flops(CATALOG[BASELINE], base, SHAPE)[0]
 
 
-@pytest.mark.parametrize("variant", [
-    pytest.param(v, marks=pytest.mark.xfail(reason=KNOWN_GAPS[v["name"]], strict=True)) if v["name"] in KNOWN_GAPS
-    else v for v in VARIANTS], ids=[v["name"] for v in VARIANTS])
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v["name"] for v in VARIANTS])
 def test_flops_ratio_matches_the_paper(variant, base, baseline_gflops):
     ours, _ = variant_flops(variant, base, SHAPE)
     ratio, paper = ours / baseline_gflops, variant["paper"]["flops_g"] / CATALOG[BASELINE]["paper"]["flops_g"]

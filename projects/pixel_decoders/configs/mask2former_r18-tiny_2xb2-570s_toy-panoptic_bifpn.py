@@ -9,6 +9,10 @@ model = dict(
         mask_dim=64,
         norm="GN",
         in_features={{_base_.feature_levels}},
+        # the toy base's encoder depth and heads, its decoder's feed-forward width (the Table 4e variants' encoder)
+        transformer_enc_layers=1,
+        transformer_nheads=4,
+        transformer_dim_feedforward=512,
         num_repeats=1,
         separable=False,
     )

@@ -15,6 +15,8 @@ from segformers.models.layers.fpn import (
 from segformers.registry import PIXEL_DECODERS
 from segformers.structures import PixelDecoderOutput, ShapeSpec, SpecEntry
 
+from .coarse_encoder import build_coarse_encoder
+
 
 class FusionNode(nn.Module):
     """One BiFPN node: ``conv(SiLU(sum_i w_i x_i / (sum_i w_i + eps)))`` with ``w = ReLU(weights)``.
@@ -90,11 +92,13 @@ class BiFPNPixelDecoder(nn.Module):
 
     ``forward({res2..res5}) -> PixelDecoderOutput``: ``mask_features [B, mask_dim, H/4, W/4]`` (3x3 conv on the
     finest output), ``multi_scale_features`` = the first ``num_multi_scale_levels`` outputs (1/32, 1/16, 1/8),
-    each ``[B, conv_dim, h, w]``; no encoder features.
+    each ``[B, conv_dim, h, w]``; encoder features only with the encoder option (below).
 
     Args: ``input_shape`` (injected), ``in_features``, ``conv_dim``, ``mask_dim``, ``norm`` (after every conv;
     EfficientDet uses BN), ``num_multi_scale_levels``, ``num_repeats`` (BiFPN layers), ``separable``
-    (depthwise-separable node convs as EfficientDet, else plain 3x3 convs).
+    (depthwise-separable node convs as EfficientDet, else plain 3x3 convs), ``transformer_enc_layers``
+    (default 0): above 0, that many DETR encoder layers (``transformer_nheads``, ``transformer_dim_feedforward``,
+    ``transformer_dropout``) on the coarsest lateral before the passes; their output is ``encoder_features``.
     """
 
     tiny_config = dict(conv_dim=32, mask_dim=16, num_repeats=2)
@@ -102,7 +106,8 @@ class BiFPNPixelDecoder(nn.Module):
     def __init__(
         self, *, input_shape: Mapping[str, ShapeSpec], in_features: Sequence[str] = DEFAULT_IN_FEATURES,
         conv_dim: int = 256, mask_dim: int = 256, norm: str = "GN", num_multi_scale_levels: int = 3,
-        num_repeats: int = 1, separable: bool = True,
+        num_repeats: int = 1, separable: bool = True, transformer_enc_layers: int = 0, transformer_nheads: int = 8,
+        transformer_dim_feedforward: int = 2048, transformer_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -114,22 +119,30 @@ class BiFPNPixelDecoder(nn.Module):
         self.laterals = nn.ModuleList(lateral1x1(input_shape[f].channels, conv_dim, norm) for f in self.in_features)
         self.layers = nn.ModuleList(
             BiFPNLayer(conv_dim, len(self.in_features), norm=norm, separable=separable) for _ in range(num_repeats))
+        self.encoder = build_coarse_encoder(
+            name, conv_dim, transformer_enc_layers, nheads=transformer_nheads,
+            dim_feedforward=transformer_dim_feedforward, dropout=transformer_dropout,
+        )
         self.mask_features = Conv2dNormAct(conv_dim, mask_dim, 3, padding=1)
         c2_xavier_fill(self.mask_features)
         self.num_multi_scale_levels = num_multi_scale_levels
         strides = [input_shape[f].stride for f in self.in_features]
-        self._shape_args = (mask_dim, conv_dim, strides, num_multi_scale_levels)
+        self._shape_args = (mask_dim, conv_dim, strides, num_multi_scale_levels, strides[0] if self.encoder else 0)
 
     def output_shape(self) -> dict[str, SpecEntry]:
-        """``mask_features`` at the finest input stride, the first ``num_multi_scale_levels`` outputs."""
+        """``mask_features`` at the finest input stride, the first ``num_multi_scale_levels`` outputs (and
+        ``encoder`` at the coarsest stride with the encoder option)."""
         return fpn_output_shape(*self._shape_args)
 
     def forward(self, features: dict[str, Tensor]) -> PixelDecoderOutput:
         maps = [lateral(features[f]) for lateral, f in zip(self.laterals, self.in_features)]
+        encoded = None if self.encoder is None else self.encoder(maps[0])
+        if encoded is not None:
+            maps[0] = encoded
         for layer in self.layers:
             maps = layer(maps)
         return PixelDecoderOutput(
             mask_features=self.mask_features(maps[-1]),
             multi_scale_features=maps[: self.num_multi_scale_levels],
-            encoder_features=None,
+            encoder_features=encoded,
         )

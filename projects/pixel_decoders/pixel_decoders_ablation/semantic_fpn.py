@@ -13,6 +13,8 @@ from segformers.models.pixel_decoders import FPNPixelDecoder
 from segformers.registry import PIXEL_DECODERS
 from segformers.structures import PixelDecoderOutput, ShapeSpec
 
+from .coarse_encoder import build_coarse_encoder
+
 
 class UpsampleStages(nn.Module):
     """``n`` stages of ``conv3x3 -> norm -> ReLU`` (each but the last, or every one if ``upsample_last``,
@@ -42,10 +44,14 @@ class SemanticFPNPixelDecoder(FPNPixelDecoder):
 
     ``forward({res2..res5}) -> PixelDecoderOutput``: ``mask_features [B, mask_dim, H/4, W/4]``,
     ``multi_scale_features`` = the first ``num_multi_scale_levels`` FPN maps (1/32, 1/16, 1/8), each
-    ``[B, conv_dim, h, w]``; no encoder features. The FPN part is the core :class:`FPNPixelDecoder`
+    ``[B, conv_dim, h, w]``; encoder features only with the encoder option (below). The FPN part is the core :class:`FPNPixelDecoder`
     (same state-dict names); the head is ``semantic_head.{level}.convs.{stage}`` (level 0 = coarsest).
 
-    Args: as :class:`FPNPixelDecoder`, plus ``head_dim`` (channels of the head; default ``conv_dim``).
+    Args: as :class:`FPNPixelDecoder`, plus ``head_dim`` (channels of the head; default ``conv_dim``) and
+    ``transformer_enc_layers`` (default 0): above 0, the coarsest input first goes through a 1x1 ``input_proj``
+    and that many DETR encoder layers (``transformer_nheads``, ``transformer_dim_feedforward``,
+    ``transformer_dropout``), as in the core ``TransformerEncoderPixelDecoder``; its 3x3 ``layer_{n}`` then
+    reads ``conv_dim`` channels and the encoder's output is ``encoder_features``.
     """
 
     tiny_config = dict(conv_dim=32, mask_dim=16, head_dim=32)
@@ -53,10 +59,20 @@ class SemanticFPNPixelDecoder(FPNPixelDecoder):
     def __init__(
         self, *, input_shape: Mapping[str, ShapeSpec], in_features: Sequence[str] = DEFAULT_IN_FEATURES,
         conv_dim: int = 256, mask_dim: int = 256, norm: str = "GN", num_multi_scale_levels: int = 3,
-        head_dim: Optional[int] = None,
+        head_dim: Optional[int] = None, transformer_enc_layers: int = 0, transformer_nheads: int = 8,
+        transformer_dim_feedforward: int = 2048, transformer_dropout: float = 0.0,
     ) -> None:
         super().__init__(input_shape=input_shape, in_features=in_features, conv_dim=conv_dim, mask_dim=mask_dim,
                          norm=norm, num_multi_scale_levels=num_multi_scale_levels)
+        self.encoder = build_coarse_encoder(
+            type(self).__name__, conv_dim, transformer_enc_layers, nheads=transformer_nheads,
+            dim_feedforward=transformer_dim_feedforward, dropout=transformer_dropout,
+        )
+        if self.encoder is not None:
+            self.input_proj = Conv2dNormAct(input_shape[self.in_features[-1]].channels, conv_dim, 1)
+            c2_xavier_fill(self.input_proj)
+            self.add_module(f"layer_{len(self.in_features)}", conv3x3(conv_dim, conv_dim, norm))
+            self._shape_args = (*self._shape_args, self._shape_args[2][0])  # + "encoder" at the coarsest stride
         head_dim = conv_dim if head_dim is None else head_dim
         strides = [input_shape[f].stride for f in self.in_features[::-1]]  # low -> high resolution
         self.semantic_head = nn.ModuleList(
@@ -66,7 +82,9 @@ class SemanticFPNPixelDecoder(FPNPixelDecoder):
         c2_xavier_fill(self.mask_features)
 
     def forward(self, features: dict[str, Tensor]) -> PixelDecoderOutput:
-        top = getattr(self, f"layer_{len(self.in_features)}")(features[self.in_features[-1]])
+        coarsest = features[self.in_features[-1]]
+        encoded = None if self.encoder is None else self.encoder(self.input_proj(coarsest))
+        top = getattr(self, f"layer_{len(self.in_features)}")(coarsest if encoded is None else encoded)
         laterals = [features[f] for f in self.in_features[-2::-1]]
         outs = top_down(top, laterals, self.lateral_convs, self.output_convs)  # low -> high resolution
         sizes = [tuple(o.shape[-2:]) for o in outs]
@@ -74,5 +92,5 @@ class SemanticFPNPixelDecoder(FPNPixelDecoder):
         return PixelDecoderOutput(
             mask_features=self.mask_features(summed),
             multi_scale_features=outs[: self.num_multi_scale_levels],
-            encoder_features=None,
+            encoder_features=encoded,
         )
