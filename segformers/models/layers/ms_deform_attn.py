@@ -22,6 +22,7 @@ on ``2 * loc - 1``). Two interchangeable implementations:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Optional, Sequence, Union
 
@@ -221,6 +222,13 @@ def _ms_deform_attn_gather(
     return out.view(n, lq, m * d)
 
 
+def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
+    """Autocast disabled if it is on; else no context at all (an autocast region does not export)."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 class MSDeformAttn(nn.Module):
     """Multi-scale deformable attention module: ``query [N, Lq, C] -> [N, Lq, C]``.
 
@@ -289,7 +297,7 @@ class MSDeformAttn(nn.Module):
         logits = self.attention_weights(query)  # softmax statistics below in >= fp32
         # the fp32 island (the official MSDeformAttnFunction's cast_inputs=float32): sampling offsets,
         # locations, attention weights and the sampling core, with autocast off; output_proj autocasts again
-        with torch.autocast(query.device.type, enabled=False):
+        with _autocast_off(query.device.type):
             ct = torch.promote_types(self.sampling_offsets.weight.dtype, torch.float32)
             offsets = F.linear(query.to(ct), self.sampling_offsets.weight.to(ct), self.sampling_offsets.bias.to(ct))
             locations = self._locations(offsets, reference_points.to(ct), shapes)
