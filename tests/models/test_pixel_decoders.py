@@ -195,7 +195,8 @@ def test_msdeformattn_under_autocast_keeps_only_the_sampling_in_fp32(monkeypatch
             out = decoder(feats)
     assert seen[-1] == (torch.float32, torch.float32, torch.float32, False)
     assert out.mask_features.dtype == torch.bfloat16  # the last 1x1 conv ran in bf16
-    for low, high in zip([out.mask_features, *out.multi_scale_features], [ref.mask_features, *ref.multi_scale_features]):
+    lows, highs = [out.mask_features, *out.multi_scale_features], [ref.mask_features, *ref.multi_scale_features]
+    for low, high in zip(lows, highs):
         err = (low.float() - high).norm() / high.norm()
         assert err < 0.02, err  # bf16 has 8 significant bits: ~0.4% per rounding
 
