@@ -128,3 +128,26 @@ def test_bf16_training_step_gradients_follow_fp32(trained):
     assert torch.isfinite(low).all()
     cosine = torch.nn.functional.cosine_similarity(ref, low, dim=0)
     assert cosine > 0.99, cosine
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_emulated_bf16_is_named_by_the_amp_switches(monkeypatch, native):
+    """Without bf16 instructions (oneDNN's check) ``enable_amp`` and a bf16 ResNet say it is emulated."""
+    from segformers.engine import amp
+    from segformers.models.backbones import resnet
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+    resnet._cpu_bf16_is_native.cache_clear()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert amp.bf16_is_native("cpu") is native
+    backbone = resnet.ResNet(depth=18, norm="BN", stem_out_channels=8, res2_out_channels=8, out_features=["res2"],
+                             autocast_dtype="bfloat16").eval()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        amp.enable_amp(Config(dict(optim_wrapper=dict(type="OptimWrapper"))), "bfloat16")
+        with torch.no_grad():
+            backbone(torch.zeros(1, 3, 16, 16))
+    resnet._cpu_bf16_is_native.cache_clear()
+    messages = [str(w.message) for w in caught if "bf16 instructions" in str(w.message)]
+    assert len(messages) == (0 if native else 2), messages
+    assert native or ("--amp bfloat16" in messages[0] and "autocast_dtype=None" in messages[1])
