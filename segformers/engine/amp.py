@@ -6,6 +6,12 @@ CPU (or with ``dtype='bfloat16'`` anywhere), autocasts to bf16 and steps like a 
 (bf16 has fp32's exponent range, so nothing needs scaling). Gradient clipping sees true (unscaled)
 gradients in both cases. ``enable_amp(cfg)`` is what ``tools/train.py --amp`` calls.
 
+The bf16 switch, everywhere one: ``tools/train.py --amp`` (``--amp-dtype bfloat16`` on CUDA; in a config,
+``optim_wrapper.type='MixedPrecisionOptimWrapper'``), ``tools/test.py --amp`` (``test_cfg.fp16=True``:
+mmengine's autocast, bf16 on CPU), ``tools/analysis/benchmark.py --amp bfloat16``. The model keeps float32
+where numerics need it: the deformable sampling (``MSDeformAttn``), normalisation statistics, the losses and
+the matcher's costs; matrix products, convolutions and attention run in bf16.
+
 bf16 is faster than fp32 only where the hardware computes in bf16 (CPUs with AVX-512 BF16 or AMX, recent
 GPUs): elsewhere oneDNN / PyTorch emulate it and a bf16 matrix product is several times slower than fp32
 (an AVX2-only AMD EPYC: a 5376x256 by 256x1024 product 0.76 s against 0.069 s, one thread).
