@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .amp import MixedPrecisionOptimWrapper, enable_amp
+from .amp import MixedPrecisionOptimWrapper, bf16_is_native, enable_amp, warn_if_bf16_emulated
 from .checkpoint import (SafeCheckpointHook, capture_rng_state, convert_checkpoint, from_plain,
                          load_local_weights_only, restore_rng_state, to_plain)
 from .dataset_meta_hook import DatasetMetaHook
@@ -59,6 +59,8 @@ __all__ = [
     "ResumableIterBasedTrainLoop",
     "SharedMemoryDataParallel",
     "enable_amp",
+    "bf16_is_native",
+    "warn_if_bf16_emulated",
     "select_dist_backend",
     "to_plain",
     "from_plain",

@@ -12,7 +12,9 @@ measurement runs in a fresh subprocess so that its peak memory is its own (resid
 ``torch.cuda.max_memory_allocated`` on CUDA). ``--compare-hf HF_DIR`` is ``--hf-dir HF_DIR`` with the
 result as one markdown table: ours, transformers and the ratio transformers / ours per measurement,
 under a line naming the machine, the threads and the load average. ``--amp`` runs both models under autocast in that dtype
-(float16 with a ``GradScaler`` for the training step, as ``tools/train.py --amp`` does on CUDA).
+(float16 with a ``GradScaler`` for the training step, as ``tools/train.py --amp`` does on CUDA); on a device
+without bf16 instructions (``segformers.engine.bf16_is_native``) ``--amp bfloat16`` is emulated, several times
+slower than fp32, and the header says ``(emulated)``.
 """
 from __future__ import annotations
 
@@ -182,6 +184,15 @@ def _load() -> str:
         return "unknown"
 
 
+def _amp_label(args) -> str:  # noqa: ANN001
+    """``none``, ``float16``, ``bfloat16`` or ``bfloat16 (emulated: no bf16 instructions)``."""
+    from segformers.engine.amp import bf16_is_native
+
+    if args.amp == "bfloat16" and not bf16_is_native(args.device):
+        return "bfloat16 (emulated: no bf16 instructions, slower than fp32)"
+    return args.amp or "none"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -221,11 +232,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.compare_hf:
         print(markdown_table(rows, (
             f"`{args.config}` vs `{args.hf_dir}`, input {args.batch}x3x{args.shape[0]}x{args.shape[1]}, {device}, "
-            f"amp {args.amp or 'none'}, torch {torch.__version__}, median of {args.runs} after {args.warmup} "
+            f"amp {_amp_label(args)}, torch {torch.__version__}, median of {args.runs} after {args.warmup} "
             f"warm-up, load average before {_load()}")))
         return
     print(f"config {args.config}  input {args.batch}x3x{args.shape[0]}x{args.shape[1]}  {device}  "
-          f"amp {args.amp or 'none'}  torch {torch.__version__}  median of {args.runs} after {args.warmup} warm-up")
+          f"amp {_amp_label(args)}  torch {torch.__version__}  median of {args.runs} after {args.warmup} warm-up")
     memory = "peak CUDA MB" if args.device == "cuda" else "peak RSS MB"
     print(f"{'impl':6} {'mode':6} {'median s':>9} {'min s':>9} {memory:>12}")
     for r in rows:

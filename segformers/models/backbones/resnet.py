@@ -6,6 +6,8 @@ official ``R-50.pkl`` / ``R-101.pkl`` / ``R-103.pkl`` files load by a prefix ren
 """
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Optional, Sequence
 
 import torch
@@ -41,6 +43,20 @@ def _check_autocast_dtype(name: Optional[str]) -> Optional[torch.dtype]:
     if name not in ("bfloat16", "float16"):
         raise ValueError(f"ResNet: autocast_dtype must be None, 'bfloat16' or 'float16', got {name!r}.")
     return getattr(torch, name)
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_bf16_is_native() -> bool:
+    """oneDNN's check for bf16 instructions (AVX-512 BF16 / AMX) on this CPU."""
+    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _warn_if_emulated(dtype: torch.dtype, device_type: str) -> None:
+    if device_type == "cpu" and dtype == torch.bfloat16 and not _cpu_bf16_is_native():
+        warnings.warn("ResNet: autocast_dtype='bfloat16' on a CPU without bf16 instructions (no AVX-512 BF16 / "
+                      "AMX): the convolutions are emulated, several times slower than float32 (an AVX2 AMD EPYC: "
+                      "the quick-start training step 1.8 s against 0.29 s); set autocast_dtype=None here.",
+                      stacklevel=3)
 
 
 def freeze_module(module: nn.Module) -> nn.Module:
@@ -289,6 +305,7 @@ class ResNet(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         if self.autocast_dtype is None:
             return self._features(x)
+        _warn_if_emulated(self.autocast_dtype, x.device.type)
         with torch.autocast(x.device.type, dtype=self.autocast_dtype):
             outputs = self._features(x)
         return {name: feat.float() for name, feat in outputs.items()}

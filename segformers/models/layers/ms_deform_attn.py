@@ -22,6 +22,7 @@ on ``2 * loc - 1``). Two interchangeable implementations:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Optional, Sequence, Union
 
@@ -221,11 +222,20 @@ def _ms_deform_attn_gather(
     return out.view(n, lq, m * d)
 
 
+def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
+    """Autocast disabled if it is on; else no context at all (an autocast region does not export)."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 class MSDeformAttn(nn.Module):
     """Multi-scale deformable attention module: ``query [N, Lq, C] -> [N, Lq, C]``.
 
     Parameter names (``sampling_offsets``, ``attention_weights``, ``value_proj``, ``output_proj``) and
-    initialisation follow the official ``MSDeformAttn``.
+    initialisation follow the official ``MSDeformAttn``. Under autocast, ``value_proj``, ``attention_weights``
+    and ``output_proj`` run in the low precision; the sampling offsets and locations, the attention softmax
+    and the sampling core run in float32 with autocast off (the official op's ``cast_inputs=float32``).
     """
 
     def __init__(
@@ -278,28 +288,38 @@ class MSDeformAttn(nn.Module):
         """
         shapes = _shape_list(spatial_shapes)
         n, lq, _ = query.shape
-        m, lvl, p = self.num_heads, self.num_levels, self.num_points
-        if len(shapes) != lvl:
-            raise ValueError(f"MSDeformAttn was built for {lvl} levels but got spatial_shapes {shapes}.")
-        value = self.value_proj(value)
+        if len(shapes) != self.num_levels:
+            raise ValueError(f"MSDeformAttn was built for {self.num_levels} levels but got spatial_shapes {shapes}.")
+        value = self.value_proj(value)  # under autocast: a low-precision matrix product
         if padding_mask is not None:
             value = value.masked_fill(padding_mask[..., None], 0.0)
-        value = value.view(n, value.shape[1], m, self.embed_dim // m)
-        offsets = self.sampling_offsets(query).view(n, lq, m, lvl, p, 2)
-        weights = self.attention_weights(query).view(n, lq, m, lvl * p).softmax(-1).view(n, lq, m, lvl, p)
+        value = value.view(n, value.shape[1], self.num_heads, self.embed_dim // self.num_heads)
+        logits = self.attention_weights(query)  # softmax statistics below in >= fp32
+        # the fp32 island (the official MSDeformAttnFunction's cast_inputs=float32): sampling offsets,
+        # locations, attention weights and the sampling core, with autocast off; output_proj autocasts again
+        with _autocast_off(query.device.type):
+            ct = torch.promote_types(self.sampling_offsets.weight.dtype, torch.float32)
+            offsets = F.linear(query.to(ct), self.sampling_offsets.weight.to(ct), self.sampling_offsets.bias.to(ct))
+            locations = self._locations(offsets, reference_points.to(ct), shapes)
+            weights = logits.to(ct).view(n, lq, self.num_heads, -1).softmax(-1)
+            out = ms_deform_attn(value.to(ct), shapes, locations, weights.view(locations.shape[:-1]))
+        return self.output_proj(out.to(self.output_proj.weight.dtype))
+
+    def _locations(self, offsets: Tensor, reference_points: Tensor, shapes: list[tuple[int, int]]) -> Tensor:
+        """Sampling locations ``[N, Lq, M, L, P, 2]`` from offsets ``[N, Lq, M*L*P*2]`` and reference points."""
+        n, lq, _ = offsets.shape
+        m, lvl, p = self.num_heads, self.num_levels, self.num_points
         if reference_points.shape[-1] == 2:
             # ref + offset / (W_l, H_l), laid out as [.., L*P*2] rows (a 2-wide broadcast is ~5x slower on CPU)
             size = torch.tensor([[w, h] for h, w in shapes], dtype=offsets.dtype, device=offsets.device)
             size = size.repeat_interleave(p, 0).flatten()
             ref = reference_points[:, :, None, :, None, :].expand(-1, -1, 1, lvl, p, 2)
             ref = ref.reshape(-1, lq, 1, lvl * p * 2)
-            locations = (offsets.view(n, lq, m, lvl * p * 2) / size + ref).view(n, lq, m, lvl, p, 2)
-        elif reference_points.shape[-1] == 4:
+            return (offsets.view(n, lq, m, lvl * p * 2) / size + ref).view(n, lq, m, lvl, p, 2)
+        if reference_points.shape[-1] == 4:
             ref = reference_points[:, :, None, :, None, :]
-            locations = ref[..., :2] + offsets / p * ref[..., 2:] * 0.5
-        else:
-            raise ValueError(
-                f"MSDeformAttn: reference_points must end in 2 (x, y) or 4 (cx, cy, w, h), "
-                f"got shape {tuple(reference_points.shape)}."
-            )
-        return self.output_proj(ms_deform_attn(value, shapes, locations, weights))
+            return ref[..., :2] + offsets.view(n, lq, m, lvl, p, 2) / p * ref[..., 2:] * 0.5
+        raise ValueError(
+            f"MSDeformAttn: reference_points must end in 2 (x, y) or 4 (cx, cy, w, h), "
+            f"got shape {tuple(reference_points.shape)}."
+        )

@@ -1,7 +1,10 @@
 """Mask2Former's pixel decoder: a deformable-attention encoder over res3..res5 plus one FPN step to 1/4.
 
-Official ``MSDeformAttnPixelDecoder`` (state-dict names, init and order of operations); the whole
-forward runs in the parameters' dtype (fp32) with autocast disabled, as in the official code.
+Official ``MSDeformAttnPixelDecoder`` (state-dict names, init and order of operations). The official code
+runs the whole forward in fp32 with autocast disabled; here, under autocast (``--amp bfloat16``), the
+convolutions, projections and feed-forward layers run in the low precision and only the deformable sampling
+(:class:`MSDeformAttn`'s float32 island) and the normalisation statistics stay in float32. Without autocast
+nothing changes.
 """
 from __future__ import annotations
 
@@ -196,11 +199,6 @@ class MSDeformAttnPixelDecoder(nn.Module):
 
     def forward(self, features: dict[str, Tensor]) -> PixelDecoderOutput:
         dtype = self.mask_features.weight.dtype
-        device_type = self.mask_features.weight.device.type
-        with torch.autocast(device_type=device_type, enabled=False):
-            return self._forward(features, dtype)
-
-    def _forward(self, features: dict[str, Tensor], dtype: torch.dtype) -> PixelDecoderOutput:
         srcs, pos = [], []
         for proj, f in zip(self.input_proj, self.transformer_in_features[::-1]):
             x = features[f].to(dtype)
