@@ -28,11 +28,11 @@ model = dict(
     num_classes=num_classes,
     # stem of three 3x3 convs (detectron2's "deeplab" stem) instead of one 7x7: finer first features for
     # 128-pixel images at little extra cost
-    # speed, not the recipe: the backbone in NHWC memory and under its own bf16 autocast (oneDNN's native
-    # layout and this CPU's bf16 instructions): one process's train step 0.11-0.12 -> 0.10 s (docs/training.md;
-    # on a CPU without bf16 instructions, drop autocast_dtype)
+    # speed, not the recipe: the backbone in NHWC memory (oneDNN's native layout) and, on a CPU with bf16
+    # instructions (AVX-512 BF16 / AMX), under its own bf16 autocast: one process's train step 0.11-0.12 -> 0.10 s
+    # there (docs/training.md); "auto" runs float32 on a CPU without them, where bf16 is emulated and ~6x slower
     backbone=dict(depth=18, norm="BN", stem_type="deeplab", stem_out_channels=32, res2_out_channels=32,
-                  out_features=feature_levels, channels_last=True, autocast_dtype="bfloat16"),
+                  out_features=feature_levels, channels_last=True, autocast_dtype="auto"),
     pixel_decoder=dict(conv_dim=64, mask_dim=64, in_features=feature_levels, transformer_in_features=feature_levels,
                        transformer_enc_layers=1, transformer_nheads=4, transformer_dim_feedforward=256),
     transformer_decoder=dict(hidden_dim=128, num_queries=30, nheads=4, dim_feedforward=512, dec_layers=3),

@@ -1,6 +1,8 @@
 """ResNet / Swin backbones: shapes, freezing, norms, parameter counts, attention maths and HF parity."""
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -207,6 +209,27 @@ def test_resnet_own_autocast_returns_float32_close_to_fp32() -> None:
         assert all(v.dtype == torch.float32 for v in amp(x).values())
     with pytest.raises(ValueError, match="autocast_dtype"):
         ResNet(**kw, autocast_dtype="float64")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_resnet_auto_autocast_is_bf16_only_where_native(native, monkeypatch) -> None:
+    from segformers.models.backbones import resnet
+
+    monkeypatch.setattr(resnet, "_cpu_bf16_is_native", lambda: native)
+    kw = dict(depth=18, norm="BN", **TINY_RESNET)
+    ref, auto = ResNet(**kw).eval(), ResNet(**kw, autocast_dtype="auto").eval()
+    auto.load_state_dict(ref.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    seen = []
+    first_conv = next(m for m in auto.modules() if isinstance(m, nn.Conv2d))
+    first_conv.register_forward_hook(lambda m, i, o: seen.append(torch.is_autocast_enabled("cpu")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the emulated-bf16 speed warning (native=True on a CPU without bf16)
+        a, b = ref(x), auto(x)
+    assert seen == [native]
+    for k in a:
+        err = (b[k] - a[k]).abs().max().item()
+        assert (err > 0) if native else (err == 0), (k, err)  # bf16 rounding only where it is native
 
 
 def _bottleneck_resnet_conv_params(blocks: list[int]) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,12 +37,26 @@ def c2_msra_fill(conv: nn.Conv2d) -> None:
         nn.init.zeros_(conv.bias)
 
 
-def _check_autocast_dtype(name: Optional[str]) -> Optional[torch.dtype]:
-    if name is None:
-        return None
+AUTO = "auto"  # bf16 where the device computes it natively, else float32
+
+
+def _check_autocast_dtype(name: Optional[str]) -> Union[None, str, torch.dtype]:
+    if name is None or name == AUTO:
+        return name
     if name not in ("bfloat16", "float16"):
-        raise ValueError(f"ResNet: autocast_dtype must be None, 'bfloat16' or 'float16', got {name!r}.")
+        raise ValueError(f"ResNet: autocast_dtype must be None, 'auto', 'bfloat16' or 'float16', got {name!r}.")
     return getattr(torch, name)
+
+
+def _resolve_autocast(dtype: Union[None, str, torch.dtype], device_type: str) -> Optional[torch.dtype]:
+    """``"auto"`` -> bf16 on a device with bf16 instructions (CPU: AVX-512 BF16 / AMX; CUDA: sm80+), else None."""
+    if dtype != AUTO:
+        return dtype
+    if device_type == "cuda":
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    else:
+        native = device_type == "cpu" and _cpu_bf16_is_native()
+    return torch.bfloat16 if native else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -181,7 +195,9 @@ class ResNet(nn.Module):
     Speed options, off by default (the official model): ``channels_last=True`` keeps the conv weights and
     activations in NHWC memory (oneDNN's native layout on CPU; same values to float rounding);
     ``autocast_dtype="bfloat16"`` (or ``"float16"`` on CUDA) runs the backbone, forward and backward, under
-    its own autocast and returns float32 features, whether or not the rest of the model is autocast.
+    its own autocast and returns float32 features, whether or not the rest of the model is autocast;
+    ``autocast_dtype="auto"`` does so in bf16 only on a device with bf16 instructions and runs float32 elsewhere
+    (emulated bf16, e.g. on an AVX2-only CPU, is several times slower than float32).
     """
 
     # a small instance for the contract test (segformers.testing)
@@ -303,10 +319,11 @@ class ResNet(nn.Module):
             raise ValueError(f"ResNet expects images [B, 3, H, W], got shape {tuple(x.shape)}.")
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if self.autocast_dtype is None:
+        dtype = _resolve_autocast(self.autocast_dtype, x.device.type)
+        if dtype is None:
             return self._features(x)
-        _warn_if_emulated(self.autocast_dtype, x.device.type)
-        with torch.autocast(x.device.type, dtype=self.autocast_dtype):
+        _warn_if_emulated(dtype, x.device.type)
+        with torch.autocast(x.device.type, dtype=dtype):
             outputs = self._features(x)
         return {name: feat.float() for name, feat in outputs.items()}
 
