@@ -86,17 +86,18 @@ def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
 def test_corner_layout_gives_the_gradients_of_the_plain_path():
     """Bilinear taps of the deformable attention (points in and outside the maps, two images, two levels):
     the corner-grouped table gradient equals the plain one, and the layout does not touch the rest."""
-    from segformers.models.layers.ms_deform_attn import _corner_layout, _padded_table, _taps
+    from segformers.models.layers.deform_gather import _padded_table, _taps, gather_constants
 
     g = torch.Generator().manual_seed(4)
-    shapes, n, lq, heads, d, points = [(5, 7), (3, 4)], 2, 6, 2, 3, 2
+    shapes, n, lq, heads, d, points = ((5, 7), (3, 4)), 2, 6, 2, 3, 2
     value = torch.randn(n, sum(h * w for h, w in shapes), heads, d, generator=g, dtype=torch.float64)
     loc = torch.rand(n, lq, heads, len(shapes), points, 2, generator=g, dtype=torch.float64) * 1.6 - 0.3
     attn = torch.rand(n, lq, heads, len(shapes), points, generator=g, dtype=torch.float64)
     table = _padded_table(value, shapes)
-    index, weights = _taps(loc, attn, shapes, table.shape[1])
+    consts = gather_constants(shapes, n, heads, points, torch.float64, value.device)
+    index, weights, _ = _taps(loc, attn, consts)
     grad_out = torch.randn(index.shape[0], d, generator=g, dtype=torch.float64)
-    layout = _corner_layout(shapes, heads)
+    layout = consts.layout
     assert layout.period * n == table.shape[1] * heads * n == table.numel() // d
     plain = _grads(weighted_gather, index, table.view(-1, d), weights, grad_out)
     grouped = _grads(lambda i, t, w: weighted_gather(i, t, w, layout), index, table.view(-1, d), weights, grad_out)

@@ -14,9 +14,10 @@ narrow rows). :class:`WeightedGather` computes the same gradients with vectorise
   batched matrix-vector product (on the quick start's shapes the whole op's forward + backward took
   about twice as long that way in fp32).
 
-With a :class:`CornerLayout` (bilinear sampling: taps in groups of four corners whose rows differ
-by fixed offsets within a block of rows), ``d table`` sorts only the groups' first corners, reduces
-each corner with one ``embedding_bag`` and shifts the four results into place: a quarter of the sort.
+With a :class:`CornerLayout` (bilinear sampling: every bag holds ``G`` groups of four corners, stored
+corner-major, whose rows differ by fixed offsets within a block of rows), ``d table`` sorts only the
+groups' first corners, reduces each corner with one ``embedding_bag`` and shifts the four results into
+place: a quarter of the sort.
 
 ``tools/analysis/bench_ms_deform_attn.py`` measures it against ``embedding_bag``'s own backward.
 """
@@ -31,8 +32,9 @@ from torch import Tensor
 
 
 class CornerLayout(NamedTuple):
-    """How taps come in fours: tap ``4 * g + c`` of a bag reads row ``first + offsets[c]``, ``first`` being
-    the group's corner-0 row (``offsets[0] == 0``) and ``offsets`` those of the block holding ``first``.
+    """How taps come in fours: with ``G = taps / 4`` groups per bag, tap ``c * G + g`` of a bag (corner-major)
+    reads row ``first + offsets[c]``, ``first`` being group ``g``'s corner-0 row (``offsets[0] == 0``) and
+    ``offsets`` those of the block holding ``first``.
 
     ``blocks``: ``[(start, end, (0, o1, o2, o3)), ...]``, row ranges inside one period of ``period`` rows
     (the table repeats the blocks every ``period`` rows, e.g. once per image); every corner of a group
@@ -80,8 +82,9 @@ def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int) -> Tenso
         with warnings.catch_warnings():  # CSR support is "beta" (a one-time UserWarning)
             warnings.simplefilter("ignore", UserWarning)
             pattern = torch.sparse_csr_tensor(crow, flat, values, (bags, table.shape[0]), check_invariants=False)
-            dots = torch.sparse.sampled_addmm(pattern, grad_out, table.t(), beta=0.0)
-        return dots.values().view(bags, taps)
+            # in place (out=pattern): the out-of-place call first copies the whole pattern, ~1/3 of its time
+            torch.sparse.sampled_addmm(pattern, grad_out, table.t(), beta=0.0, out=pattern)
+        return values.view(bags, taps)
     rows = table.index_select(0, flat).view(bags, taps, -1)
     return torch.bmm(rows, grad_out.unsqueeze(-1)).view(bags, taps)
 
@@ -106,13 +109,15 @@ def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows:
     """:func:`_scatter_rows` for taps in corner groups: ``[R, D]`` from one sort of the groups' first rows."""
     bags, taps = index.shape
     groups = taps // 4
-    first = index.view(bags, groups, 4)[..., 0].reshape(-1)
+    first = index[:, :groups].reshape(-1)
     order, offsets, bag_of = _rows_in_order(first, groups, num_rows)
-    corner_weights = weights.reshape(bags * groups, 4)
+    if bag_of.dtype != first.dtype:  # embedding_bag wants indices and offsets of one dtype; int32 is faster
+        bag_of, offsets = bag_of.to(first.dtype), offsets.to(first.dtype)
+    corner_weights = weights.view(bags, 4, groups)
     grad = None
     for c in range(4):
-        summed = F.embedding_bag(bag_of, grad_out, offsets, mode="sum",
-                                 per_sample_weights=corner_weights[:, c].index_select(0, order).to(grad_out.dtype))
+        weights_c = corner_weights[:, c].reshape(-1).index_select(0, order).to(grad_out.dtype)
+        summed = F.embedding_bag(bag_of, grad_out, offsets, mode="sum", per_sample_weights=weights_c)
         if grad is None:  # corner 0: offset 0 everywhere
             grad = summed
             continue
