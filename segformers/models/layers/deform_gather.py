@@ -103,13 +103,15 @@ def _pixels(loc: Tensor, size: Tensor) -> Tensor:
 
 def _taps(loc: Tensor, attn: Tensor, consts: GatherConstants) -> tuple[Tensor, Tensor, Tensor]:
     """Table rows ``[N*Lq*M, 4*L*P]`` (corner-major: tap ``c * L*P + j``), their weights (bilinear x
-    attention, coordinate dtype) and the fractional pixel positions ``(fx, fy)`` ``[N*Lq*M, L*P*2]``."""
+    attention, coordinate dtype) and the fractional pixel positions ``(fx, fy)`` ``[N*Lq*M, 2, L*P]``."""
     pix = _pixels(loc, consts.size).nan_to_num_(nan=-1.0)
     pix = pix.clamp_(min=torch.full((), -1.0, dtype=pix.dtype, device=pix.device), max=consts.size)
     top_left = pix.floor()
-    frac = pix - top_left
     n, lq, heads = loc.shape[:3]
     rows, lp = pix.shape[0], pix.shape[1] // 2
+    frac = torch.empty(rows, 2, lp, dtype=pix.dtype, device=pix.device)  # planar: (x, y) interleaved is ~4x
+    for axis in range(2):  # slower as a lerp weight
+        torch.sub(pix.view(rows, lp, 2)[..., axis], top_left.view(rows, lp, 2)[..., axis], out=frac[:, axis])
     tx, ty = top_left.to(consts.row.dtype).view(rows, lp, 2).unbind(-1)
     first = torch.addcmul(tx * heads, ty, consts.row).view(n, lq, heads, lp).add_(consts.origin)
     first = first.view(rows, lp).to(consts.corners.dtype)  # the top-left corner's table row
@@ -117,7 +119,7 @@ def _taps(loc: Tensor, attn: Tensor, consts: GatherConstants) -> tuple[Tensor, T
     for c in range(4):  # one add per corner: a broadcast over a 4-wide axis is ~10x slower on CPU
         torch.add(first, consts.corners[c], out=index[:, c])
 
-    fx, fy = frac.view(rows, lp, 2).unbind(-1)
+    fx, fy = frac.unbind(1)
     a = attn.reshape(rows, lp).to(pix.dtype)
     bottom = a * fy
     top = a - bottom
@@ -155,14 +157,15 @@ def _unpadded(grad_table: Tensor, shapes: Shapes, value_shape: torch.Size) -> Te
 
 
 def _point_grads(dots: Tensor, frac: Tensor, loc: Tensor, attn: Tensor, size: Tensor) -> tuple[Tensor, Tensor]:
-    """``d loc [N*Lq*M, L*P*2]`` and ``d attn [N*Lq*M, L*P]`` from the corners' dots ``[N*Lq*M, 4*L*P]``."""
-    rows, lp = frac.shape[0], frac.shape[1] // 2
+    """``d loc [N*Lq*M, L*P*2]`` and ``d attn [N*Lq*M, L*P]`` from the corners' dots ``[N*Lq*M, 4*L*P]`` and
+    the fractional positions ``frac [N*Lq*M, 2, L*P]``."""
+    rows, lp = frac.shape[0], frac.shape[2]
     d_tl, d_tr, d_bl, d_br = dots.view(rows, 4, lp).unbind(1)
-    fx, fy = frac.view(rows, lp, 2).unbind(-1)
+    fx, fy = frac.unbind(1)
     top, bottom = torch.lerp(d_tl, d_tr, fx), torch.lerp(d_bl, d_br, fx)
     grad_attn = torch.lerp(top, bottom, fy)
     a = attn.reshape(rows, lp).to(frac.dtype)
-    d_pix = torch.empty_like(frac).view(rows, lp, 2)
+    d_pix = frac.new_empty(rows, lp, 2)
     torch.mul(torch.lerp(d_tr, d_br, fy).sub_(torch.lerp(d_tl, d_bl, fy)), a, out=d_pix[..., 0])
     torch.mul(bottom.sub_(top), a, out=d_pix[..., 1])
     pix = _pixels(loc, size)
