@@ -113,8 +113,8 @@ def _taps(loc: Tensor, attn: Tensor, consts: GatherConstants) -> tuple[Tensor, T
     for axis in range(2):  # slower as a lerp weight
         torch.sub(pix.view(rows, lp, 2)[..., axis], top_left.view(rows, lp, 2)[..., axis], out=frac[:, axis])
     tx, ty = top_left.to(consts.row.dtype).view(rows, lp, 2).unbind(-1)
-    first = torch.addcmul(tx * heads, ty, consts.row).view(n, lq, heads, lp).add_(consts.origin)
-    first = first.view(rows, lp).to(consts.corners.dtype)  # the top-left corner's table row
+    first = torch.add(consts.origin, tx.view(n, lq, heads, lp), alpha=heads).view(rows, lp)
+    first = first.addcmul_(ty, consts.row).to(consts.corners.dtype)  # the top-left corner's table row
     index = torch.empty(rows, 4, lp, dtype=first.dtype, device=first.device)
     for c in range(4):  # one add per corner: a broadcast over a 4-wide axis is ~10x slower on CPU
         torch.add(first, consts.corners[c], out=index[:, c])
