@@ -70,8 +70,9 @@ def test_backward_is_bitwise_deterministic():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
-def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
-    """CPU fp32/fp64 take ``sampled_addmm``, bf16 the gather + bmm path; both are per-tap dot products."""
+def test_tap_dots_on_cpu_in_every_dtype(dtype, index_dtype):
+    """On CPU every dtype takes ``sampled_addmm`` (bf16 widened to fp32, the result in bf16) and gives the
+    per-tap dot products (the gather + ``bmm`` path of CUDA: tests/models/test_cuda.py)."""
     from segformers.models.layers.weighted_gather import _tap_dots
 
     index, table, _, grad_out = _problem(index_dtype, torch.float64, seed=1)
@@ -81,6 +82,11 @@ def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
     assert got.shape == index.shape and got.dtype == dtype
     tol = 1e-12 if dtype == torch.float64 else (1e-5 if dtype == torch.float32 else 0.1)
     torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol)
+    # out_dtype=fp32 keeps the fp32 sums: exact to fp32 rounding for the (rounded) low-precision operands
+    wide = _tap_dots(index.reshape(-1), table.to(dtype), grad_out.to(dtype), index.shape[1], torch.float32)
+    rounded = (table.to(dtype).double()[index.long()] * grad_out.to(dtype).double()[:, None]).sum(-1)
+    assert wide.dtype == torch.float32
+    torch.testing.assert_close(wide.double(), rounded, rtol=1e-5, atol=1e-5)
 
 
 def test_corner_layout_gives_the_gradients_of_the_plain_path():

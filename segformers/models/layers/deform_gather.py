@@ -200,7 +200,7 @@ class DeformGather(torch.autograd.Function):
             grad_value = _unpadded(grad_table.view(ctx.value_shape[0], -1, grad_table.shape[1] * ctx.value_shape[2]),
                                    ctx.shapes, ctx.value_shape)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            dots = _tap_dots(index.view(-1), table, grad_out, index.shape[1]).to(frac.dtype)
+            dots = _tap_dots(index.view(-1), table, grad_out, index.shape[1], frac.dtype)
             grad_loc, grad_attn = _point_grads(dots, frac, loc, attn, ctx.consts.size)
             grad_loc, grad_attn = grad_loc.view(loc.shape).to(loc.dtype), grad_attn.view(attn.shape).to(attn.dtype)
         return grad_value, grad_loc, grad_attn, None, None
