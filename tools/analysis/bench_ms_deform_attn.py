@@ -13,7 +13,10 @@ repetition (so a change of machine load hits them alike), after two warm-up runs
 ``torch.no_grad()``, forward + backward on inputs that require gradients. Prints milliseconds and the
 ratio transformers / ``gather`` for both; the header gives the load average (``os.getloadavg``).
 ``--clock cpu`` (with ``--threads 1``) times the calling thread's CPU time instead of the wall clock:
-on a machine shared with other jobs it leaves out the time the process waits for a core.
+on a machine shared with other jobs it leaves out the time the process waits for a core. With more
+threads than free cores, OpenMP's default spin-waiting makes every parallel op wait for a descheduled
+worker, which hurts ``gather`` (~60 small ops) far more than ``transformers`` (a few large ones):
+``OMP_WAIT_POLICY=PASSIVE`` in the environment keeps such a run closer to an idle machine's.
 """
 from __future__ import annotations
 
