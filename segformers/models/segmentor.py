@@ -14,6 +14,7 @@ from ..structures import (
     MASK_FEATURES, DecoderOutput, FeatureShapes, SegDataSample, Targets, select_features, select_shapes,
 )
 from .backbones.pretrained import init_pretrained_backbone, split_init_cfg
+from .layers.tracing import autocast_off
 
 ConfigOrModule = Union[dict, nn.Module]
 
@@ -170,7 +171,8 @@ class MaskFormer(BaseModel):
         pad_size = inputs.shape[-2:]
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(img_shape=tuple(pad_size))) for _ in range(len(inputs))]
-        for i, sample in enumerate(data_samples):
-            meta = {"batch_input_shape": tuple(pad_size), **sample.metainfo}
-            sample.pred = self.postprocessor(outputs.pred_logits[i], outputs.pred_masks[i], meta)
+        with autocast_off(inputs.device.type):  # scores, resizes and matrix NMS in float32 under --amp too
+            for i, sample in enumerate(data_samples):
+                meta = {"batch_input_shape": tuple(pad_size), **sample.metainfo}
+                sample.pred = self.postprocessor(outputs.pred_logits[i], outputs.pred_masks[i], meta)
         return data_samples

@@ -3,7 +3,8 @@
 A tiny Mask2Former (the quick-start config shrunk by ``toy_train_probes.tiny_overrides``, float32 backbone)
 is trained here on toy data, then evaluated by ``tools/test.py`` with and without ``--amp`` (PQ, mIoU and
 mask AP within 0.3), and its raw outputs compared: the queries' argmax classes and the mask pixels
-(``logit > 0``) agree on >= 99.5%. The deformable sampling core sees float32 under autocast
+(``logit > 0``) agree on >= 99.5% (classes: of the queries whose two best classes are not within bf16
+rounding of each other). The deformable sampling core sees float32 under autocast
 (``MSDeformAttn``'s island; ``tests/models/test_pixel_decoders.py``).
 """
 from __future__ import annotations
@@ -22,8 +23,9 @@ from segformers.apis.runner import build_runner
 from tests.engine.toy_train_probes import M2F, make_toy_data, tiny_overrides, write_tiny_config
 from tools import test as test_tool
 
-# about 20 s at one thread: PQ 10.5, mIoU 16.8, mask AP 1.8 on the 8 toy val scenes (bf16: -0.004 to -0.011)
-ITERS = 150
+# 400 iterations on 64 toy scenes, evaluated on 48 (about 40 s with the evaluations): a shorter training on
+# fewer scenes leaves so many borderline segments that one flipped segment moves PQ / AP by more than 0.3
+ITERS = 400
 
 
 def _test_settings(root: str) -> dict:
@@ -47,7 +49,7 @@ def _test_settings(root: str) -> dict:
 def trained(tmp_path_factory) -> tuple[str, str, torch.nn.Module]:
     """``(config path, checkpoint path, model)`` of the toy model trained ``ITERS`` iterations."""
     work = tmp_path_factory.mktemp("bf16")
-    root = make_toy_data(str(work / "toy"), num_train=32, num_val=8)
+    root = make_toy_data(str(work / "toy"), num_train=64, num_val=48)
     overrides = tiny_overrides(root, True, ITERS, lr=2e-3)
     del overrides["custom_imports"]  # no probe hooks
     overrides["model"]["backbone"].update(channels_last=False, autocast_dtype=None)  # the float32 reference
@@ -73,7 +75,9 @@ def test_bf16_metrics_within_0_3_of_fp32(trained, tmp_path):
     config, checkpoint, _ = trained
     fp32 = _metrics(config, checkpoint, tmp_path / "fp32", amp=False)
     bf16 = _metrics(config, checkpoint, tmp_path / "bf16", amp=True)
-    assert fp32["panoptic_seg/PQ"] > 5.0, fp32  # it segments something (10.5): the comparison means something
+    # it segments something (PQ 4-11, mIoU 12-17 as the op's rounding moves the short training): the comparison
+    # means something
+    assert fp32["panoptic_seg/PQ"] > 2.0 and fp32["sem_seg/mIoU"] > 8.0, fp32
     for key in fp32:
         assert abs(bf16[key] - fp32[key]) <= 0.3, (key, fp32, bf16)
 
@@ -96,7 +100,12 @@ def test_bf16_classes_and_mask_pixels_agree_with_fp32(trained):
     classes = low.class_queries_logits.float().argmax(-1) == ref.class_queries_logits.argmax(-1)
     pixels = (low.masks_queries_logits.float() > 0) == (ref.masks_queries_logits > 0)
     assert low.masks_queries_logits.dtype == torch.bfloat16  # the mask product ran in bf16
-    assert classes.float().mean() >= 0.995, classes.float().mean()
+    # a query whose two best classes are within bf16's rounding of each other (0.1 logit; bf16 keeps ~3 digits)
+    # has no defined argmax under any rounding: compare the others, which must be most queries
+    top2 = ref.class_queries_logits.topk(2, dim=-1).values
+    decided = (top2[..., 0] - top2[..., 1]) > 0.1
+    assert decided.float().mean() >= 0.8, decided.float().mean()
+    assert classes[decided].float().mean() >= 0.995, (classes[decided].float().mean(), classes.float().mean())
     assert pixels.float().mean() >= 0.995, pixels.float().mean()
 
 

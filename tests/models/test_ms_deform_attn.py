@@ -185,3 +185,74 @@ def test_module_box_reference_points():
     torch.testing.assert_close(out, expected)
     with pytest.raises(ValueError, match="end in 2"):
         module(query, boxes[..., :3], value, SHAPES)
+
+
+DYADIC_SHAPES = [(4, 8), (2, 4), (8, 2)]  # power-of-two sizes: pixel coordinates below are exact in fp32
+
+
+def special_inputs(seed=0, n=2, lq=24, m=3, d=4, p=3):
+    """fp32 inputs mixing random locations (in and around the maps) with exactly-integer pixel coordinates,
+    points exactly on the clamp bounds (pixel -1 and W) and points far outside (all exact in fp32)."""
+    g = torch.Generator().manual_seed(seed)
+    shapes = DYADIC_SHAPES
+    value = torch.randn(n, sum(h * w for h, w in shapes), m, d, generator=g)
+    loc = torch.rand(n, lq, m, len(shapes), p, 2, generator=g) * 1.6 - 0.3
+    attn = torch.rand(n, lq, m, len(shapes), p, generator=g)
+    size = torch.tensor([[w, h] for h, w in shapes], dtype=torch.float32).view(1, 1, 1, -1, 1, 2)
+    pixel = torch.randint(-2, 9, (n, 8, m, len(shapes), p, 2), generator=g).float()
+    loc[:, :8] = (pixel + 0.5) / size  # whole pixels, some outside the map
+    loc[:, 8, ..., 0] = -0.5 / size[..., 0]  # pixel x = -1: only the right-hand corners are inside
+    loc[:, 9, ..., 1] = (size[..., 1] + 0.5) / size[..., 1]  # pixel y = H: every corner outside
+    loc[:, 10] = 3.0
+    return shapes, value, loc, attn
+
+
+def grads_of(fn, shapes, value, loc, attn):
+    inputs = [t.clone().requires_grad_(True) for t in (value, loc, attn)]
+    out = fn(inputs[0], shapes, inputs[1], inputs[2])
+    out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+    return [out.detach()] + [t.grad for t in inputs]
+
+
+def test_gather_gradients_equal_grid_sample_at_integer_and_outside_points():
+    shapes, value, loc, attn = special_inputs()
+    gather = grads_of(lambda *a: ms_deform_attn(*a, impl="gather"), shapes, value, loc, attn)
+    grid = grads_of(lambda *a: ms_deform_attn(*a, impl="grid_sample"), shapes, value, loc, attn)
+    for name, a, b in zip(("output", "value", "locations", "weights"), gather, grid):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5, msg=lambda m: f"{name}: {m}")
+    assert gather[2][:, 8].abs().sum() > 0.1 and gather[2][:, 9:11].abs().sum() == 0  # on the bounds / outside
+
+
+def test_gather_equals_transformers_forward_and_backward():
+    mask2former = pytest.importorskip("transformers.models.mask2former.modeling_mask2former")
+    shapes, value, loc, attn = special_inputs(seed=1)
+    ours = grads_of(lambda *a: ms_deform_attn(*a, impl="gather"), shapes, value, loc, attn)
+    theirs = grads_of(mask2former.multi_scale_deformable_attention, shapes, value, loc, attn)
+    for name, a, b in zip(("output", "value", "locations", "weights"), ours, theirs):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
+def test_gather_nan_location_reads_nothing_and_gets_zero_gradient():
+    """A NaN location counts as outside (the CUDA kernel's behaviour): as if the point were far away."""
+    shapes, value, loc, attn = special_inputs(seed=2)
+    nan, far = loc.clone(), loc.clone()
+    nan[:, 12, 0, 1, 2, 0] = float("nan")
+    far[:, 12, 0, 1, 2] = 5.0
+    with_nan = grads_of(lambda *a: ms_deform_attn(*a, impl="gather"), shapes, value, nan, attn)
+    with_far = grads_of(lambda *a: ms_deform_attn(*a, impl="gather"), shapes, value, far, attn)
+    for a, b in zip(with_nan, with_far):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_gather_constants_are_cached_and_work_after_inference_mode():
+    from segformers.models.layers.deform_gather import gather_constants
+
+    value, loc, attn = make_inputs(dtype=torch.float32, seed=5)
+    gather_constants.cache_clear()
+    with torch.inference_mode():
+        expected = ms_deform_attn(value, SHAPES, loc, attn, impl="gather")
+    got = grads_of(lambda *a: ms_deform_attn(*a, impl="gather"), SHAPES, value, loc, attn)
+    assert gather_constants.cache_info().hits >= 1 and gather_constants.cache_info().currsize == 1
+    torch.testing.assert_close(got[0], expected, rtol=0, atol=0)
+    assert all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in got[1:])

@@ -70,8 +70,9 @@ def test_backward_is_bitwise_deterministic():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("index_dtype", [torch.int32, torch.int64])
-def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
-    """CPU fp32/fp64 take ``sampled_addmm``, bf16 the gather + bmm path; both are per-tap dot products."""
+def test_tap_dots_on_cpu_in_every_dtype(dtype, index_dtype):
+    """On CPU every dtype takes ``sampled_addmm`` (bf16 widened to fp32, the result in bf16) and gives the
+    per-tap dot products (the gather + ``bmm`` path of CUDA: tests/models/test_cuda.py)."""
     from segformers.models.layers.weighted_gather import _tap_dots
 
     index, table, _, grad_out = _problem(index_dtype, torch.float64, seed=1)
@@ -81,22 +82,28 @@ def test_tap_dots_sparse_and_gather_paths(dtype, index_dtype):
     assert got.shape == index.shape and got.dtype == dtype
     tol = 1e-12 if dtype == torch.float64 else (1e-5 if dtype == torch.float32 else 0.1)
     torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol)
+    # out_dtype=fp32 keeps the fp32 sums: exact to fp32 rounding for the (rounded) low-precision operands
+    wide = _tap_dots(index.reshape(-1), table.to(dtype), grad_out.to(dtype), index.shape[1], torch.float32)
+    rounded = (table.to(dtype).double()[index.long()] * grad_out.to(dtype).double()[:, None]).sum(-1)
+    assert wide.dtype == torch.float32
+    torch.testing.assert_close(wide.double(), rounded, rtol=1e-5, atol=1e-5)
 
 
 def test_corner_layout_gives_the_gradients_of_the_plain_path():
     """Bilinear taps of the deformable attention (points in and outside the maps, two images, two levels):
     the corner-grouped table gradient equals the plain one, and the layout does not touch the rest."""
-    from segformers.models.layers.ms_deform_attn import _corner_layout, _padded_table, _taps
+    from segformers.models.layers.deform_gather import _padded_table, _taps, gather_constants
 
     g = torch.Generator().manual_seed(4)
-    shapes, n, lq, heads, d, points = [(5, 7), (3, 4)], 2, 6, 2, 3, 2
+    shapes, n, lq, heads, d, points = ((5, 7), (3, 4)), 2, 6, 2, 3, 2
     value = torch.randn(n, sum(h * w for h, w in shapes), heads, d, generator=g, dtype=torch.float64)
     loc = torch.rand(n, lq, heads, len(shapes), points, 2, generator=g, dtype=torch.float64) * 1.6 - 0.3
     attn = torch.rand(n, lq, heads, len(shapes), points, generator=g, dtype=torch.float64)
     table = _padded_table(value, shapes)
-    index, weights = _taps(loc, attn, shapes, table.shape[1])
+    consts = gather_constants(shapes, n, heads, points, torch.float64, value.device)
+    index, weights, _ = _taps(loc, attn, consts)
     grad_out = torch.randn(index.shape[0], d, generator=g, dtype=torch.float64)
-    layout = _corner_layout(shapes, heads)
+    layout = consts.layout
     assert layout.period * n == table.shape[1] * heads * n == table.numel() // d
     plain = _grads(weighted_gather, index, table.view(-1, d), weights, grad_out)
     grouped = _grads(lambda i, t, w: weighted_gather(i, t, w, layout), index, table.view(-1, d), weights, grad_out)

@@ -4,14 +4,14 @@
 ``loc * size - 0.5``, zero outside the map, i.e. ``grid_sample(align_corners=False, padding_mode="zeros")``
 on ``2 * loc - 1``). Two interchangeable implementations:
 
-* ``"gather"`` — pads every level with zeros, turns each (point, corner) into a row index of the
-  value table and its bilinear weight times the attention weight, and reduces them with one
-  ``F.embedding_bag`` call (with our backward, :mod:`.weighted_gather`). On CPU (one thread, a 512x512
-  image: Lq = 5376, 8 heads, 3 levels, 4 points) the forward takes 24 ms vs 199 ms for per-level
-  ``grid_sample``; forward + backward 0.22 s vs 0.78 s (``tools/analysis/bench_ms_deform_attn.py``,
-  which also times ``embedding_bag``'s own backward: 0.69 s; bf16: 0.43 s vs 0.78 s). The
-  default on CPU, and on GPU under ``torch.use_deterministic_algorithms(True)`` (its backward, a
-  stable sort and sums, is deterministic; ``grid_sample``'s CUDA backward is not and raises there).
+* ``"gather"`` (:mod:`.deform_gather`) — pads every level with zeros, turns each (point, corner) into a
+  row index of the value table and its bilinear weight times the attention weight, and reduces them with
+  one ``F.embedding_bag`` call; one autograd node with a closed-form backward. On CPU (one thread's CPU
+  time, a 512x512 image: Lq = 5376, 8 heads, 3 levels, 4 points) the forward takes 16 ms vs 199 ms for
+  transformers' ``grid_sample`` version; forward + backward 67 ms vs 560 ms (bf16: 80 ms;
+  ``tools/analysis/bench_ms_deform_attn.py --clock cpu``). The default on CPU, and on GPU under
+  ``torch.use_deterministic_algorithms(True)`` (its backward, a stable sort and sums, is
+  deterministic; ``grid_sample``'s CUDA backward is not and raises there).
 * ``"grid_sample"`` — one ``grid_sample`` per level, accumulated level by level (no stacking of the
   levels' samples); the default elsewhere (CUDA has a well-tuned ``grid_sample`` and backward), and
   the capture path: under ``torch.export`` (and the ONNX exporter), ``torch.compile`` or ``torch.jit.trace``
@@ -22,7 +22,6 @@ on ``2 * loc - 1``). Two interchangeable implementations:
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Optional, Sequence, Union
 
@@ -30,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .tracing import tracing
-from .weighted_gather import CornerLayout, weighted_gather
+from .tracing import autocast_off, tracing
+from .deform_gather import ms_deform_attn_gather
 
 SpatialShapes = Union[Sequence[Sequence[int]], Tensor]
 IMPLEMENTATIONS = ("gather", "grid_sample")
@@ -100,7 +99,7 @@ def ms_deform_attn(
         use_gather = value.device.type == "cpu" or torch.are_deterministic_algorithms_enabled()
         impl = "gather" if use_gather else "grid_sample"
     if impl == "gather":
-        return _ms_deform_attn_gather(value, shapes, sampling_locations, attention_weights)
+        return ms_deform_attn_gather(value, shapes, sampling_locations, attention_weights)
     if impl == "grid_sample":
         return _ms_deform_attn_grid_sample(value, shapes, sampling_locations, attention_weights)
     raise ValueError(f"ms_deform_attn: unknown impl '{impl}'; choose one of {IMPLEMENTATIONS} or None.")
@@ -126,107 +125,6 @@ def _ms_deform_attn_grid_sample(
         )  # [N*M, D, Lq, P]
         out = out + (sampled * weights[..., lvl, :]).sum(-1)
     return out.view(n, m * d, lq).transpose(1, 2).contiguous().to(out_dtype)
-
-
-def _padded_table(value: Tensor, shapes: list[tuple[int, int]]) -> Tensor:
-    """``[N, S, M, D] -> [N, S_pad, M*D]``: each level zero-padded by 1 pixel top/left and 2 bottom/right."""
-    n, _, m, d = value.shape
-    levels = value.split([h * w for h, w in shapes], dim=1)
-    return torch.cat(
-        [F.pad(v.reshape(n, h, w, m * d), (0, 0, 1, 2, 1, 2)).reshape(n, (h + 3) * (w + 3), m * d)
-         for v, (h, w) in zip(levels, shapes)],
-        dim=1,
-    )
-
-
-def _padded_levels(shapes: list[tuple[int, int]]) -> list[tuple[int, int, tuple[int, int, int, int]]]:
-    """Per level of one image's padded table, in pixels: first row, number of rows, and the row offsets of a
-    bilinear group's 4 corners from its top-left one (top-left, top-right, bottom-left, bottom-right)."""
-    levels, start = [], 0
-    for h, w in shapes:
-        levels.append((start, (h + 3) * (w + 3), (0, 1, w + 3, w + 4)))
-        start += (h + 3) * (w + 3)
-    return levels
-
-
-def _level_constants(
-    shapes: list[tuple[int, int]], num_points: int, heads: int, dtype: torch.dtype, device: torch.device,
-    index_dtype: torch.dtype,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Per (level, point) column: size ``(W, H)`` ``[L*P*2]``; padded row length, row of pixel (0, 0)
-    ``[L*P]``; table-row offsets of the 4 bilinear corners ``[L*P, 4]``."""
-    levels = _padded_levels(shapes)
-
-    def per_point(values: list, dt: torch.dtype) -> Tensor:
-        return torch.tensor(values, dtype=dt, device=device).repeat_interleave(num_points, 0)
-
-    size = per_point([[w, h] for h, w in shapes], dtype).flatten()
-    row = per_point([w + 3 for _, w in shapes], dtype)
-    origin = per_point([start + w + 4 for (start, _, _), (_, w) in zip(levels, shapes)], dtype)
-    corner = per_point([[o * heads for o in offsets] for _, _, offsets in levels], index_dtype)
-    return size, row, origin, corner
-
-
-def _corner_layout(shapes: list[tuple[int, int]], heads: int) -> CornerLayout:
-    """The padded table's rows per image and, per level, its rows and the 4 corners' row offsets (x heads)."""
-    levels = _padded_levels(shapes)
-    blocks = [(start * heads, (start + rows) * heads, tuple(o * heads for o in offsets))
-              for start, rows, offsets in levels]
-    return CornerLayout(period=sum(rows for _, rows, _ in levels) * heads, blocks=blocks)
-
-
-def _taps(
-    loc: Tensor, attn: Tensor, shapes: list[tuple[int, int]], s_pad: int
-) -> tuple[Tensor, Tensor]:
-    """Table rows ``[N*Lq*M, L*P*4]`` and weights (bilinear x attention, fp32 or wider) of every corner."""
-    n, lq, m, num_levels, num_points, _ = loc.shape
-    lp, rows, device = num_levels * num_points, n * lq * m, loc.device
-    ct = torch.promote_types(loc.dtype, torch.float32)  # coordinates in >= fp32, even for bf16 inputs
-    index_dtype = torch.int32 if n * s_pad * m < 2**31 else torch.int64
-    size, row, origin, corner = _level_constants(shapes, num_points, m, ct, device, index_dtype)
-
-    pix = torch.addcmul(torch.full((), -0.5, dtype=ct, device=device), loc.reshape(rows, lp * 2).to(ct), size)
-    pix = torch.nan_to_num(pix, nan=-1.0).clamp(min=torch.full((), -1.0, dtype=ct, device=device), max=size)
-    top_left = pix.floor()
-    fx, fy = (pix - top_left).view(rows, lp, 2).unbind(-1)
-    top_left = top_left.view(rows, lp, 2)
-    # row inside one image, exact in fp32 while S_pad < 2**24
-    index = torch.addcmul(top_left[..., 0] + origin, top_left[..., 1], row).to(index_dtype)
-    image_head = (torch.arange(n, device=device, dtype=index_dtype).view(n, 1, 1) * (s_pad * m)
-                  + torch.arange(m, device=device, dtype=index_dtype).view(1, 1, m))
-    index = (index * m + image_head.expand(n, lq, m).reshape(rows, 1)).unsqueeze(-1) + corner
-
-    a = attn.reshape(rows, lp).to(ct)
-    a_bottom = a * fy
-    a_top = a - a_bottom
-    top_right, bottom_right = a_top * fx, a_bottom * fx
-    weights = torch.stack((a_top - top_right, top_right, a_bottom - bottom_right, bottom_right), dim=-1)
-    return index.view(rows, lp * 4), weights.view(rows, lp * 4)
-
-
-def _ms_deform_attn_gather(
-    value: Tensor, shapes: list[tuple[int, int]], loc: Tensor, attn: Tensor
-) -> Tensor:
-    """Bilinear taps as rows of a zero-padded value table, reduced by ``embedding_bag``: ``-> [N, Lq, M * D]``.
-
-    Pixel coordinates are clamped to ``[-1, W] x [-1, H]``, so every corner lands in the padded table
-    and corners outside the map read zeros: ``grid_sample``'s zero padding, gradients included. NaN
-    locations count as outside (as in the CUDA kernel).
-    """
-    n, _, m, d = value.shape
-    lq = loc.shape[1]
-    table = _padded_table(value, shapes)  # [N, S_pad, M*D]
-    index, weights = _taps(loc, attn, shapes, table.shape[1])
-    layout = _corner_layout(shapes, m)  # the corners' rows share one sort in the backward
-    out = weighted_gather(index, table.view(-1, d), weights.to(value.dtype), layout)  # [N*Lq*M, D]
-    return out.view(n, lq, m * d)
-
-
-def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
-    """Autocast disabled if it is on; else no context at all (an autocast region does not export)."""
-    if torch.is_autocast_enabled(device_type):
-        return torch.autocast(device_type, enabled=False)
-    return contextlib.nullcontext()
 
 
 class MSDeformAttn(nn.Module):
@@ -297,7 +195,7 @@ class MSDeformAttn(nn.Module):
         logits = self.attention_weights(query)  # softmax statistics below in >= fp32
         # the fp32 island (the official MSDeformAttnFunction's cast_inputs=float32): sampling offsets,
         # locations, attention weights and the sampling core, with autocast off; output_proj autocasts again
-        with _autocast_off(query.device.type):
+        with autocast_off(query.device.type):
             ct = torch.promote_types(self.sampling_offsets.weight.dtype, torch.float32)
             offsets = F.linear(query.to(ct), self.sampling_offsets.weight.to(ct), self.sampling_offsets.bias.to(ct))
             locations = self._locations(offsets, reference_points.to(ct), shapes)

@@ -9,16 +9,18 @@ narrow rows). :class:`WeightedGather` computes the same gradients with vectorise
   gradient: ``grad_table[r] = sum_{(b, t): index[b, t] = r} weights[b, t] * grad_out[b]``;
 * ``d weights``: ``grad_weights[b, t] = <table[index[b, t]], grad_out[b]>``, the product
   ``grad_out @ table.T`` sampled at the taps: ``torch.sparse.sampled_addmm`` on a CSR pattern of the
-  taps (one independent dot product per tap, in tap order, duplicates allowed) on CPU in fp32 / fp64,
-  which never writes the gathered rows out; elsewhere (CUDA, bf16, fp16) one ``index_select`` and one
+  taps (one independent dot product per tap, in tap order, duplicates allowed) on CPU (bf16 / fp16
+  widened to fp32), which never writes the gathered rows out; on CUDA one ``index_select`` and one
   batched matrix-vector product (on the quick start's shapes the whole op's forward + backward took
-  about twice as long that way in fp32).
+  about twice as long that way in fp32 on CPU).
 
-With a :class:`CornerLayout` (bilinear sampling: taps in groups of four corners whose rows differ
-by fixed offsets within a block of rows), ``d table`` sorts only the groups' first corners, reduces
-each corner with one ``embedding_bag`` and shifts the four results into place: a quarter of the sort.
+With a :class:`CornerLayout` (bilinear sampling: every bag holds ``G`` groups of four corners, stored
+corner-major, whose rows differ by fixed offsets within a block of rows), ``d table`` sorts only the
+groups' first corners, reduces each corner with one ``embedding_bag`` and shifts the four results into
+place: a quarter of the sort.
 
-``tools/analysis/bench_ms_deform_attn.py`` measures it against ``embedding_bag``'s own backward.
+The deformable attention's gather path (:mod:`.deform_gather`) uses the two backward halves directly;
+``tests/models/test_weighted_gather.py`` checks them against ``embedding_bag``'s own backward.
 """
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ from torch import Tensor
 
 
 class CornerLayout(NamedTuple):
-    """How taps come in fours: tap ``4 * g + c`` of a bag reads row ``first + offsets[c]``, ``first`` being
-    the group's corner-0 row (``offsets[0] == 0``) and ``offsets`` those of the block holding ``first``.
+    """How taps come in fours: with ``G = taps / 4`` groups per bag, tap ``c * G + g`` of a bag (corner-major)
+    reads row ``first + offsets[c]``, ``first`` being group ``g``'s corner-0 row (``offsets[0] == 0``) and
+    ``offsets`` those of the block holding ``first``.
 
     ``blocks``: ``[(start, end, (0, o1, o2, o3)), ...]``, row ranges inside one period of ``period`` rows
     (the table repeats the blocks every ``period`` rows, e.g. once per image); every corner of a group
@@ -70,9 +73,14 @@ class WeightedGather(torch.autograd.Function):
         return None, grad_table, grad_weights, None
 
 
-def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int) -> Tensor:
-    """``[B, T]``: ``<table[flat[b * T + t]], grad_out[b]>`` for every tap."""
-    bags = grad_out.shape[0]
+def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int,
+              out_dtype: Optional[torch.dtype] = None) -> Tensor:
+    """``[B, T]``: ``<table[flat[b * T + t]], grad_out[b]>`` for every tap, in ``out_dtype`` (default: the
+    table's). On CPU, bf16 / fp16 operands are widened to fp32 for ``sampled_addmm`` (~5x faster than the
+    gather + ``bmm`` there, and exact to fp32)."""
+    bags, out_dtype = grad_out.shape[0], out_dtype or table.dtype
+    if table.device.type == "cpu" and table.dtype in (torch.bfloat16, torch.float16):
+        table, grad_out = table.float(), grad_out.float()
     sparse_ok = table.device.type == "cpu" and table.dtype in (torch.float32, torch.float64)
     if sparse_ok and grad_out.dtype == table.dtype:
         crow = torch.arange(0, bags * taps + 1, taps, dtype=flat.dtype)
@@ -80,10 +88,11 @@ def _tap_dots(flat: Tensor, table: Tensor, grad_out: Tensor, taps: int) -> Tenso
         with warnings.catch_warnings():  # CSR support is "beta" (a one-time UserWarning)
             warnings.simplefilter("ignore", UserWarning)
             pattern = torch.sparse_csr_tensor(crow, flat, values, (bags, table.shape[0]), check_invariants=False)
-            dots = torch.sparse.sampled_addmm(pattern, grad_out, table.t(), beta=0.0)
-        return dots.values().view(bags, taps)
+            # in place (out=pattern): the out-of-place call first copies the whole pattern, ~1/3 of its time
+            torch.sparse.sampled_addmm(pattern, grad_out, table.t(), beta=0.0, out=pattern)
+        return values.view(bags, taps).to(out_dtype)
     rows = table.index_select(0, flat).view(bags, taps, -1)
-    return torch.bmm(rows, grad_out.unsqueeze(-1)).view(bags, taps)
+    return torch.bmm(rows, grad_out.unsqueeze(-1)).view(bags, taps).to(out_dtype)
 
 
 def _rows_in_order(rows: Tensor, per_bag: int, num_rows: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -106,13 +115,15 @@ def _scatter_corners(index: Tensor, weights: Tensor, grad_out: Tensor, num_rows:
     """:func:`_scatter_rows` for taps in corner groups: ``[R, D]`` from one sort of the groups' first rows."""
     bags, taps = index.shape
     groups = taps // 4
-    first = index.view(bags, groups, 4)[..., 0].reshape(-1)
+    first = index[:, :groups].reshape(-1)
     order, offsets, bag_of = _rows_in_order(first, groups, num_rows)
-    corner_weights = weights.reshape(bags * groups, 4)
+    if bag_of.dtype != first.dtype:  # embedding_bag wants indices and offsets of one dtype; int32 is faster
+        bag_of, offsets = bag_of.to(first.dtype), offsets.to(first.dtype)
+    corner_weights = weights.view(bags, 4, groups)
     grad = None
     for c in range(4):
-        summed = F.embedding_bag(bag_of, grad_out, offsets, mode="sum",
-                                 per_sample_weights=corner_weights[:, c].index_select(0, order).to(grad_out.dtype))
+        weights_c = corner_weights[:, c].reshape(-1).index_select(0, order).to(grad_out.dtype)
+        summed = F.embedding_bag(bag_of, grad_out, offsets, mode="sum", per_sample_weights=weights_c)
         if grad is None:  # corner 0: offset 0 everywhere
             grad = summed
             continue
