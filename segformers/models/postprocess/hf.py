@@ -51,7 +51,8 @@ def semantic_labels_batch(class_logits: Tensor, mask_logits: Tensor, sizes: Sequ
     labels: list[Optional[Tensor]] = [None] * len(sizes)
     for size in dict.fromkeys(s for s in sizes if s is not None):  # the images of one size in one call
         index = [i for i, s in enumerate(sizes) if s == size]
-        fast = bilinear_argmax(scores[index], size)
+        group = scores if len(index) == len(sizes) else scores.index_select(0, torch.tensor(index))
+        fast = bilinear_argmax(group, size)
         for n, i in enumerate(index):
             labels[i] = None if fast is None else fast[n]
     for i, size in enumerate(sizes):

@@ -125,6 +125,21 @@ def _block_candidates(y: Tensor) -> Optional[tuple[Tensor, Tensor]]:
     return count, slots
 
 
+def _batch_candidates(x: Tensor, weights: Optional[Tensor]) -> Optional[tuple[Tensor, Tensor]]:
+    """:func:`_block_candidates` of ``x [B, C, h, w]`` (times ``weights [B, C]``) image by image (whose
+    temporaries stay small enough to be reused, not mapped afresh), the blocks numbered across the batch."""
+    parts = []
+    for i in range(x.shape[0]):
+        y = x[i:i + 1] if weights is None else x[i:i + 1] * weights[i].view(1, -1, 1, 1)
+        found = _block_candidates(y)
+        if found is None:
+            return None
+        parts.append(found)
+    most = max(slots.shape[0] for _, slots in parts)
+    slots = [torch.cat([s, s[:1].expand(most - s.shape[0], -1)]) if s.shape[0] < most else s for _, s in parts]
+    return torch.cat([count for count, _ in parts]), torch.cat(slots, dim=1)
+
+
 def bilinear_argmax(x: Tensor, size: tuple[int, int], weights: Optional[Tensor] = None) -> Optional[Tensor]:
     """``first_argmax_c (F.interpolate(x, size, bilinear) * weights[:, c])`` ``[B, H, W]`` int64 for
     ``x [B, C, h, w]`` (float32, CPU, finite, >= 0) and optional ``weights [B, C]`` (>= 0), without the
@@ -142,7 +157,7 @@ def bilinear_argmax(x: Tensor, size: tuple[int, int], weights: Optional[Tensor] 
     if (x.device.type != "cpu" or x.dtype != torch.float32 or rule is None or h < 2 or w < 2
             or size == (h, w) or not uses_generic_kernel(channels, size)):
         return None
-    found = _block_candidates(x if weights is None else x * weights[:, :, None, None])
+    found = _batch_candidates(x, weights)
     if found is None:  # NaN or inf: resized in one piece
         return None
     count, slots = found
@@ -152,16 +167,18 @@ def bilinear_argmax(x: Tensor, size: tuple[int, int], weights: Optional[Tensor] 
     a, b = i0.clamp(max=h - 2), j0.clamp(max=w - 2)  # the block of each output row / column
     block = ((torch.arange(batch).view(-1, 1, 1) * (h - 1) + a.view(-1, 1)) * (w - 1) + b).flatten()
     count = count.index_select(0, block)  # [B * H * W]
-    if int(count.sum()) > channels * count.numel() // 8:
+    if int(count.sum()) > max(4.0, channels / 8) * count.numel():  # would not pay: resize in one piece
         return None
     labels = slots[0].index_select(0, block)
     geometry = (size, a, i0 - a, i1 - a, wh0, wh1, j0, j1, ww0, ww1)
     most = slots.shape[0]
+    shared = (count > 1).nonzero()[:, 0]  # the pixels with several candidates
+    count = count.index_select(0, shared)
     for lower, upper in zip(TIERS, [*TIERS[1:], most]):  # pixels with lower < count <= upper: upper slots
         if lower >= most:
             break
         upper = min(upper, most)
-        found = ((count > lower) & (count <= upper)).nonzero()[:, 0]
+        found = shared if lower == 1 and upper == most else shared[(count > lower) & (count <= upper)]
         for pixels in found.split(max(1, CHUNK // upper)):  # small pieces: see CHUNK
             channel = slots[:upper].index_select(1, block.index_select(0, pixels))
             labels.index_copy_(0, pixels, _blend_pixels(x, weights, channel, geometry, rule[1], pixels))
