@@ -100,6 +100,9 @@ TIERS = (1, 2, 8)  # pixels are blended in groups by their number of candidates:
 # values blended per step: below torch's parallel grain (32768), so the many small steps take no thread
 # hand-off each (which costs more than they do, above all on a busy machine)
 CHUNK = 2**15
+# values per group of images whose candidates are found together: temporaries below glibc's largest
+# mmap threshold (32 MB) are reused from the heap, larger ones are mapped (and page-faulted) afresh
+GROUP = 5 * 2**20
 
 
 def _block_candidates(y: Tensor) -> Optional[tuple[Tensor, Tensor]]:
@@ -128,9 +131,9 @@ def _block_candidates(y: Tensor) -> Optional[tuple[Tensor, Tensor]]:
 def _batch_candidates(x: Tensor, weights: Optional[Tensor]) -> Optional[tuple[Tensor, Tensor]]:
     """:func:`_block_candidates` of ``x [B, C, h, w]`` (times ``weights [B, C]``) image by image (whose
     temporaries stay small enough to be reused, not mapped afresh), the blocks numbered across the batch."""
-    parts = []
-    for i in range(x.shape[0]):
-        y = x[i:i + 1] if weights is None else x[i:i + 1] * weights[i].view(1, -1, 1, 1)
+    parts, step = [], max(1, GROUP // x[0].numel())
+    for i in range(0, x.shape[0], step):
+        y = x[i:i + step] if weights is None else x[i:i + step] * weights[i:i + step, :, None, None]
         found = _block_candidates(y)
         if found is None:
             return None
@@ -210,7 +213,7 @@ def _blend_pixels(x: Tensor, weights: Optional[Tensor], channel: Tensor, geometr
     if weights is not None:
         blended = blended * weights.reshape(-1).gather(0, (image * channels + channel).flatten()).view(base.shape)
     best_value, best = blended[0], channel[0]
-    for m in range(1, len(channel)):  # the first largest, as argmax (a strict comparison keeps ties first)
-        better = blended[m] > best_value
+    for m in range(1, len(channel)):  # the first largest, as argmax (a strict comparison keeps ties first;
+        better = blended[m] > best_value  # argmax / max(dim) hand off to threads even at this size)
         best_value, best = torch.where(better, blended[m], best_value), torch.where(better, channel[m], best)
     return best
