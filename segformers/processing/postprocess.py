@@ -125,11 +125,11 @@ def instance_segmentation(
     results = []
     for i, size in enumerate(sizes):
         pairs = instance_image(class_logits[i], mask_logits[i], size, threshold)
-        kept = pairs.binary[pairs.keep]  # [N, h, w]: resized only for the output that needs it
-        segments = [
-            {"id": j, "label_id": label, "was_fused": False, "score": round(score, 6)}
-            for j, (label, score) in enumerate(zip(pairs.labels[pairs.keep].tolist(), pairs.scores[pairs.keep].tolist()))
-        ]
+        index = pairs.kept
+        kept = pairs.binary.index_select(0, index)  # [N, h, w]: resized only for the output that needs it
+        labels, scores = pairs.labels.index_select(0, index).tolist(), pairs.scores.index_select(0, index).tolist()
+        segments = [{"id": j, "label_id": label, "was_fused": False, "score": round(score, 6)}
+                    for j, (label, score) in enumerate(zip(labels, scores))]
         if return_coco_annotation:
             segmentation: Any = masks_to_coco_rle(pairs.resized(kept) > 0)
         elif return_binary_maps and len(segments) > 0:

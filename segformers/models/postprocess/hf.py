@@ -84,23 +84,31 @@ class InstancePairs:
         """``[N, h, w]`` -> ``[N, H, W]`` as ``F.interpolate(mode="nearest")`` to the target size."""
         return masks if self.rows is None else nearest_resize(masks, self.rows, self.cols)
 
+    @property
+    def kept(self) -> Tensor:
+        """``[N]`` int64: the kept pairs' positions (``index_select`` instead of boolean indexing, which
+        hands off to threads at any size)."""
+        return self.keep.nonzero()[:, 0]
+
     def kept_masks(self) -> Tensor:
         """``[N, H, W]`` float 0/1 masks of the kept pairs at the target size."""
-        return self.resized(self.binary[self.keep])
+        return self.resized(self.binary.index_select(0, self.kept))
 
 
 def instance_image(class_logits: Tensor, mask_logits: Tensor, size: Size, threshold: float) -> InstancePairs:
     """Top-Q (query, class) pairs of one image ``[Q, K+1]``, ``[Q, h, w]`` (see :class:`InstancePairs`); the
     masks stay at the logits' resolution (resizing is a copy of rows and columns)."""
     top_scores, top_labels, query_ids = topk_query_classes(class_logits, class_logits.shape[0])
-    binary, quality = mask_scores(mask_logits[query_ids])
+    binary, quality = mask_scores(mask_logits.index_select(0, query_ids))
     final_scores = top_scores * quality
     rows = cols = None
     seen = binary
     if size is not None:
         (h, w), device = binary.shape[-2:], binary.device
         rows, cols = nearest_source_index(h, size[0], device), nearest_source_index(w, size[1], device)
-        seen = nearest_resize(binary, rows.unique(), cols.unique())  # the input pixels the resize copies
+        hit_rows, hit_cols = rows.unique(), cols.unique()  # the input pixels the resize copies
+        if len(hit_rows) < h or len(hit_cols) < w:
+            seen = nearest_resize(binary, hit_rows, hit_cols)
     keep = (seen.flatten(1).amax(dim=1) > 0) & (final_scores.double() >= threshold)
     return InstancePairs(binary, final_scores, top_labels, keep, query_ids, rows, cols)
 
@@ -124,7 +132,8 @@ def panoptic_batch(
         if not bool(keep.any()):
             results.append(None)
             continue
-        probs, scores, labels = mask_probs[i][keep], pred_scores[i][keep], pred_labels[i][keep]
+        kept = keep.nonzero()[:, 0]
+        probs, scores, labels = (t.index_select(0, kept) for t in (mask_probs[i], pred_scores[i], pred_labels[i]))
         if size is not None:
             probs = F.interpolate(probs[None], size=size, mode="bilinear", align_corners=False)[0]
         probs = probs.mul_(scores.view(-1, 1, 1))  # `probs` is a fresh tensor here (indexed / resized)
@@ -134,7 +143,8 @@ def panoptic_batch(
         ids, first = assign_segment_ids(valid.tolist(), label_list, fuse)
         segments = [{"id": n + 1, "label_id": label_list[q], "was_fused": label_list[q] in fuse,
                      "score": round(score_list[q], 6)} for n, q in enumerate(first)]
-        results.append((torch.tensor(ids, dtype=torch.int32, device=probs.device)[owner], segments))
+        lut = torch.tensor(ids, dtype=torch.int32, device=probs.device)
+        results.append((lut.index_select(0, owner.flatten()).view(owner.shape), segments))
     return results
 
 
@@ -245,12 +255,12 @@ class HFImageProcessorInference:
     def _instances(self, mask_cls: Tensor, mask_pred: Tensor, size: Size) -> dict[str, Tensor]:
         """transformers' instance selection (``instance_segmentation`` with binary maps), kept queries included."""
         pairs = instance_image(mask_cls, mask_pred, size, self.threshold)
-        keep = pairs.keep
+        keep = pairs.kept
         return {
             "scores": torch.tensor([round(v, 6) for v in pairs.scores[keep].tolist()], dtype=torch.float32,
                                    device=mask_cls.device),  # rounded like the processor's segments_info
             "labels": pairs.labels[keep].to(torch.int64),
             "masks": pairs.kept_masks() > 0,
-            "boxes": torch.zeros((int(keep.sum()), 4), device=mask_cls.device),
+            "boxes": torch.zeros((len(keep), 4), device=mask_cls.device),
             "query_ids": pairs.query_ids[keep],
         }

@@ -47,7 +47,8 @@ def pixel_winner(weighted: Tensor, own: Tensor) -> tuple[Tensor, Tensor, Tensor,
     queries), ``area [N]`` (pixels each query wins), ``own_area [N]`` (pixels of its own mask) and
     ``ratio [N]`` (float32 ``area / own_area``, ``own_area`` clamped at 1)."""
     owner = weighted.max(dim=0).indices  # = argmax(0) (first index of the max), several times faster on CPU
-    area = torch.bincount(owner.flatten(), minlength=weighted.shape[0])
+    flat = owner.flatten()  # pixels won per query (scatter_add: bincount hands off to threads at any size)
+    area = torch.zeros(weighted.shape[0], dtype=torch.int64, device=owner.device).scatter_add_(0, flat, torch.ones_like(flat))
     own_area = own.flatten(1).view(torch.uint8).sum(dim=1, dtype=torch.int32).long()
     return owner, area, own_area, area / own_area.clamp(min=1)
 
