@@ -2,7 +2,9 @@
 inference (:mod:`.official`, :mod:`.hf`) and the ``processing`` batch API.
 
 Each kernel does the arithmetic both codes agree on; where they differ (which mask threshold, how the
-area ratio is compared, what a segment's record holds) the caller decides.
+area ratio is compared, what a segment's record holds) the caller decides. :func:`bilinear_argmax` gives
+the class map of resized scores without the resized ``[K, H, W]`` tensor, :func:`nearest_source_index` /
+:func:`nearest_resize` the nearest resize as a copy of rows and columns (both bit-equal to ``F.interpolate``).
 """
 from __future__ import annotations
 
@@ -47,8 +49,11 @@ def pixel_winner(weighted: Tensor, own: Tensor) -> tuple[Tensor, Tensor, Tensor,
     queries), ``area [N]`` (pixels each query wins), ``own_area [N]`` (pixels of its own mask) and
     ``ratio [N]`` (float32 ``area / own_area``, ``own_area`` clamped at 1)."""
     owner = weighted.max(dim=0).indices  # = argmax(0) (first index of the max), several times faster on CPU
-    flat = owner.flatten()  # pixels won per query (scatter_add: bincount hands off to threads at any size)
-    area = torch.zeros(weighted.shape[0], dtype=torch.int64, device=owner.device).scatter_add_(0, flat, torch.ones_like(flat))
+    flat = owner.flatten()  # pixels won per query; on CPU by scatter_add_ (bincount hands off to threads at any size)
+    if flat.device.type == "cpu":
+        area = torch.zeros(weighted.shape[0], dtype=torch.int64).scatter_add_(0, flat, torch.ones_like(flat))
+    else:
+        area = torch.bincount(flat, minlength=weighted.shape[0])
     own_area = own.flatten(1).view(torch.uint8).sum(dim=1, dtype=torch.int32).long()
     return owner, area, own_area, area / own_area.clamp(min=1)
 
@@ -97,7 +102,8 @@ def nearest_resize(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
     return x.index_select(1, rows).index_select(2, cols)
 
 
-TIERS = (1, 2, 8)  # pixels are blended in groups by their number of candidates: 2, 3-8, more
+# pixels are blended in groups of at most 2, 3, 4, ... candidates (each with that many slots)
+TIERS = (2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 # values blended per step: below torch's parallel grain (32768), so the many small steps take no thread
 # hand-off each (which costs more than they do, above all on a busy machine)
 CHUNK = 2**15
@@ -175,15 +181,13 @@ def bilinear_argmax(x: Tensor, size: tuple[int, int], weights: Optional[Tensor] 
         return None
     labels = slots[0].index_select(0, block)
     geometry = (size, a, i0 - a, i1 - a, wh0, wh1, j0, j1, ww0, ww1)
-    most = slots.shape[0]
-    shared = (count > 1).nonzero()[:, 0]  # the pixels with several candidates
-    count = count.index_select(0, shared)
-    for lower, upper in zip(TIERS, [*TIERS[1:], most]):  # pixels with lower < count <= upper: upper slots
-        if lower >= most:
-            break
-        upper = min(upper, most)
-        found = shared if lower == 1 and upper == most else shared[(count > lower) & (count <= upper)]
-        for pixels in found.split(max(1, CHUNK // upper)):  # small pieces: see CHUNK
+    shared = (count > 1).nonzero()[:, 0]  # the pixels with several candidates, by their number of them
+    count, order = count.index_select(0, shared).sort()
+    shared = shared.index_select(0, order)
+    uppers = [u for u in TIERS if u < slots.shape[0]] + [slots.shape[0]]
+    ends = torch.searchsorted(count, torch.tensor(uppers), right=True).tolist()
+    for upper, start, end in zip(uppers, [0, *ends], ends):  # pixels with at most `upper` candidates
+        for pixels in shared[start:end].split(max(1, CHUNK // upper)):  # small pieces: see CHUNK
             channel = slots[:upper].index_select(1, block.index_select(0, pixels))
             labels.index_copy_(0, pixels, _blend_pixels(x, weights, channel, geometry, rule[1], pixels))
     return labels.view(batch, *size)
