@@ -182,7 +182,7 @@ def bilinear_argmax(x: Tensor, size: tuple[int, int], weights: Optional[Tensor] 
     labels = slots[0].index_select(0, block)
     geometry = (size, a, i0 - a, i1 - a, wh0, wh1, j0, j1, ww0, ww1)
     shared = (count > 1).nonzero()[:, 0]  # the pixels with several candidates, by their number of them
-    count, order = count.index_select(0, shared).sort()
+    count, order = count.index_select(0, shared).sort(stable=True)  # stable: ~15x faster here, at 2 threads
     shared = shared.index_select(0, order)
     uppers = [u for u in TIERS if u < slots.shape[0]] + [slots.shape[0]]
     ends = torch.searchsorted(count, torch.tensor(uppers), right=True).tolist()
