@@ -181,13 +181,11 @@ def bilinear_argmax(x: Tensor, size: tuple[int, int], weights: Optional[Tensor] 
         return None
     labels = slots[0].index_select(0, block)
     geometry = (size, a, i0 - a, i1 - a, wh0, wh1, j0, j1, ww0, ww1)
-    shared = (count > 1).nonzero()[:, 0]  # the pixels with several candidates, by their number of them
-    count, order = count.index_select(0, shared).sort(stable=True)  # stable: ~15x faster here, at 2 threads
-    shared = shared.index_select(0, order)
+    shared = (count > 1).nonzero()[:, 0]  # the pixels with several candidates
     uppers = [u for u in TIERS if u < slots.shape[0]] + [slots.shape[0]]
-    ends = torch.searchsorted(count, torch.tensor(uppers), right=True).tolist()
-    for upper, start, end in zip(uppers, [0, *ends], ends):  # pixels with at most `upper` candidates
-        for pixels in shared[start:end].split(max(1, CHUNK // upper)):  # small pieces: see CHUNK
+    tier = torch.bucketize(count.index_select(0, shared), torch.tensor(uppers))  # (uppers[k-1], uppers[k]]
+    for k, upper in enumerate(uppers):  # (a sort by count instead takes ~190 ms at 2 threads here)
+        for pixels in shared[tier == k].split(max(1, CHUNK // upper)):  # small pieces: see CHUNK
             channel = slots[:upper].index_select(1, block.index_select(0, pixels))
             labels.index_copy_(0, pixels, _blend_pixels(x, weights, channel, geometry, rule[1], pixels))
     return labels.view(batch, *size)
