@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..models.postprocess.hf import instance_image, panoptic_batch, semantic_batch
+from ..models.postprocess.hf import (
+    first_argmax, instance_image, panoptic_batch, semantic_batch, semantic_labels_batch,
+)
 
 
 @dataclass
@@ -78,11 +80,10 @@ def semantic_segmentation(
     optionally bilinearly resized to ``target_sizes`` first."""
     class_logits, mask_logits = query_logits(outputs)
     sizes = check_target_sizes(target_sizes, class_logits.shape[0])
-    results = [SemanticSegmentationResult(scores.argmax(dim=0), scores)
-               for scores in semantic_batch(class_logits, mask_logits, sizes)]
-    if return_segmentation_scores:
-        return results
-    return [r.segmentation for r in results]
+    if not return_segmentation_scores:
+        return semantic_labels_batch(class_logits, mask_logits, sizes)
+    return [SemanticSegmentationResult(first_argmax(scores), scores)
+            for scores in semantic_batch(class_logits, mask_logits, sizes)]
 
 
 def masks_to_coco_rle(masks: Tensor) -> list[dict]:
@@ -123,18 +124,18 @@ def instance_segmentation(
     sizes = check_target_sizes(target_sizes, class_logits.shape[0])
     results = []
     for i, size in enumerate(sizes):
-        binary, scores, labels, keep, _ = instance_image(class_logits[i], mask_logits[i], size, threshold)
-        kept_masks = binary[keep]
-        segments = [
-            {"id": j, "label_id": label, "was_fused": False, "score": round(score, 6)}
-            for j, (label, score) in enumerate(zip(labels[keep].tolist(), scores[keep].tolist()))
-        ]
+        pairs = instance_image(class_logits[i], mask_logits[i], size, threshold)
+        index = pairs.kept
+        kept = pairs.binary.index_select(0, index)  # [N, h, w]: resized only for the output that needs it
+        labels, scores = pairs.labels.index_select(0, index).tolist(), pairs.scores.index_select(0, index).tolist()
+        segments = [{"id": j, "label_id": label, "was_fused": False, "score": round(score, 6)}
+                    for j, (label, score) in enumerate(zip(labels, scores))]
         if return_coco_annotation:
-            segmentation: Any = masks_to_coco_rle(kept_masks > 0)
+            segmentation: Any = masks_to_coco_rle(pairs.resized(kept) > 0)
         elif return_binary_maps and len(segments) > 0:
-            segmentation = kept_masks
-        else:
-            segmentation = _paint_last_wins(kept_masks > 0)
+            segmentation = pairs.resized(kept)
+        else:  # painting commutes with the nearest resize (both are per pixel)
+            segmentation = pairs.resized(_paint_last_wins(kept > 0)[None])[0]
         results.append({"segmentation": segmentation, "segments_info": segments})
     return results
 
