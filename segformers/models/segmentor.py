@@ -14,7 +14,7 @@ from ..structures import (
     MASK_FEATURES, DecoderOutput, FeatureShapes, SegDataSample, Targets, select_features, select_shapes,
 )
 from .backbones.pretrained import init_pretrained_backbone, split_init_cfg
-from .layers.tracing import autocast_off
+from .layers.precision import autocast_off
 
 ConfigOrModule = Union[dict, nn.Module]
 

@@ -215,7 +215,7 @@ def test_resnet_own_autocast_returns_float32_close_to_fp32() -> None:
 def test_resnet_auto_autocast_is_bf16_only_where_native(native, monkeypatch) -> None:
     from segformers.models.backbones import resnet
 
-    monkeypatch.setattr(resnet, "_cpu_bf16_is_native", lambda: native)
+    monkeypatch.setattr(resnet, "bf16_is_native", lambda device_type="cpu": native)
     kw = dict(depth=18, norm="BN", **TINY_RESNET)
     ref, auto = ResNet(**kw).eval(), ResNet(**kw, autocast_dtype="auto").eval()
     auto.load_state_dict(ref.state_dict())

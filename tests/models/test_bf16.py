@@ -144,9 +144,10 @@ def test_emulated_bf16_is_named_by_the_amp_switches(monkeypatch, native):
     """Without bf16 instructions (oneDNN's check) ``enable_amp`` and a bf16 ResNet say it is emulated."""
     from segformers.engine import amp
     from segformers.models.backbones import resnet
+    from segformers.models.layers import precision
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
-    resnet._cpu_bf16_is_native.cache_clear()
+    precision.bf16_is_native.cache_clear()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert amp.bf16_is_native("cpu") is native
     backbone = resnet.ResNet(depth=18, norm="BN", stem_out_channels=8, res2_out_channels=8, out_features=["res2"],
@@ -156,7 +157,7 @@ def test_emulated_bf16_is_named_by_the_amp_switches(monkeypatch, native):
         amp.enable_amp(Config(dict(optim_wrapper=dict(type="OptimWrapper"))), "bfloat16")
         with torch.no_grad():
             backbone(torch.zeros(1, 3, 16, 16))
-    resnet._cpu_bf16_is_native.cache_clear()
+    precision.bf16_is_native.cache_clear()
     messages = [str(w.message) for w in caught if "bf16 instructions" in str(w.message)]
     assert len(messages) == (0 if native else 2), messages
     assert native or ("--amp bfloat16" in messages[0] and "autocast_dtype=None" in messages[1])

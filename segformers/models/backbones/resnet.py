@@ -6,7 +6,6 @@ official ``R-50.pkl`` / ``R-101.pkl`` / ``R-103.pkl`` files load by a prefix ren
 """
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import Optional, Sequence, Union
 
@@ -18,6 +17,7 @@ from segformers.registry import BACKBONES
 from segformers.structures import ShapeSpec
 
 from ..layers import Conv2dNormAct, FrozenBatchNorm2d
+from ..layers.precision import bf16_is_native
 
 STAGE_NAMES = ("res2", "res3", "res4", "res5")
 STEM = "stem"  # optional output: the stem's stride-2 activation, before its max-pool
@@ -52,21 +52,11 @@ def _resolve_autocast(dtype: Union[None, str, torch.dtype], device_type: str) ->
     """``"auto"`` -> bf16 on a device with bf16 instructions (CPU: AVX-512 BF16 / AMX; CUDA: sm80+), else None."""
     if dtype != AUTO:
         return dtype
-    if device_type == "cuda":
-        native = torch.cuda.is_bf16_supported(including_emulation=False)
-    else:
-        native = device_type == "cpu" and _cpu_bf16_is_native()
-    return torch.bfloat16 if native else None
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_bf16_is_native() -> bool:
-    """oneDNN's check for bf16 instructions (AVX-512 BF16 / AMX) on this CPU."""
-    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return torch.bfloat16 if bf16_is_native(device_type) else None
 
 
 def _warn_if_emulated(dtype: torch.dtype, device_type: str) -> None:
-    if device_type == "cpu" and dtype == torch.bfloat16 and not _cpu_bf16_is_native():
+    if device_type == "cpu" and dtype == torch.bfloat16 and not bf16_is_native("cpu"):
         warnings.warn("ResNet: autocast_dtype='bfloat16' on a CPU without bf16 instructions (no AVX-512 BF16 / "
                       "AMX): the convolutions are emulated, several times slower than float32 (an AVX2 AMD EPYC: "
                       "the quick-start training step 1.8 s against 0.29 s); set autocast_dtype=None here.",

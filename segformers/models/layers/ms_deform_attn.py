@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .tracing import autocast_off, tracing
+from .precision import autocast_off
+from .tracing import tracing
 from .deform_gather import ms_deform_attn_gather
 
 SpatialShapes = Union[Sequence[Sequence[int]], Tensor]
