@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 
 from ..models.postprocess.hf import (
-    first_argmax, instance_image, panoptic_batch, semantic_batch, semantic_labels_batch,
+    instance_image, panoptic_batch, semantic_batch, semantic_labels_batch,
 )
+from ..models.postprocess.kernels import first_argmax
 
 
 @dataclass

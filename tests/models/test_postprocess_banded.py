@@ -238,7 +238,7 @@ def test_instance_masks_by_query_give_each_instance_its_mask(chunk):
 
 
 def test_first_argmax_is_argmax_with_ties_and_nan():
-    from segformers.models.postprocess.chunked import first_argmax
+    from segformers.models.postprocess.kernels import first_argmax
 
     x = torch.randint(0, 3, (6, 9, 41), generator=torch.Generator().manual_seed(2)).float()  # many ties
     x[0, 0, :5] = float("nan")

@@ -21,13 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .banded import BandedResize, band_ranges
-from .kernels import assign_segment_ids, matrix_nms_decay_sorted, topk_query_classes
-
-
-def first_argmax(x: Tensor) -> Tensor:
-    """``x.argmax(0)`` (the first index of the largest value, NaN the largest) through ``x.max(0)``, which
-    returns the same indices and is ~5x faster on CPU for a reduction over the leading dim."""
-    return x.max(0).indices
+from .kernels import assign_segment_ids, first_argmax, matrix_nms_decay_sorted, topk_query_classes
 
 
 class SemanticBands:

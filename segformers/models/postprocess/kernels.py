@@ -42,13 +42,19 @@ def mask_scores(mask_logits: Tensor) -> tuple[Tensor, Tensor]:
     return binary, (mask_logits.sigmoid().flatten(1) * flat).sum(1) / (flat.sum(1) + 1e-6)
 
 
+def first_argmax(x: Tensor) -> Tensor:
+    """``x.argmax(0)`` (the first index of the largest value, NaN the largest) through ``x.max(0)``, which
+    returns the same indices and is ~5x faster on CPU for a reduction over the leading dim."""
+    return x.max(0).indices
+
+
 def pixel_winner(weighted: Tensor, own: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Give each pixel to the query of highest ``weighted [N, H, W]`` (score x mask probability).
 
     ``own [N, H, W]`` (bool) is each query's own mask. Returns ``owner [H, W]`` (int64 index into the N
     queries), ``area [N]`` (pixels each query wins), ``own_area [N]`` (pixels of its own mask) and
     ``ratio [N]`` (float32 ``area / own_area``, ``own_area`` clamped at 1)."""
-    owner = weighted.max(dim=0).indices  # = argmax(0) (first index of the max), several times faster on CPU
+    owner = first_argmax(weighted)
     flat = owner.flatten()  # pixels won per query; on CPU by scatter_add_ (bincount hands off to threads at any size)
     if flat.device.type == "cpu":
         area = torch.zeros(weighted.shape[0], dtype=torch.int64).scatter_add_(0, flat, torch.ones_like(flat))
